@@ -1,0 +1,1 @@
+"""xstudy: does English intermediate-task training still help zero-shot cross-lingual transfer at scale?"""
