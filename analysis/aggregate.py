@@ -1,0 +1,169 @@
+"""Scores per task and overall, following XTREME's aggregation, from the tidy results table.
+
+The results table (`study.results.SCHEMA`) has one row per (trial, milestone, target task, language, split,
+metric). Everything here is a pure function of that table:
+
+- `task_scores`: per (trial, milestone, target task), the unweighted mean over languages of the official
+  per-language score (the `metric == "score"` rows; for QA already (EM + F1) / 2), English included where
+  the task lists it, as XTREME's evaluate.py does.
+- `overall_scores`: per (trial, milestone), the unweighted mean of those task scores over target tasks (the
+  XTREME overall convention: the mean over tasks, not the mean of category means).
+- `dev_signal`: the English dev score per (trial, milestone), the same mean over target tasks of the dev
+  split; this is what ASHA ranks on, so it never touches target-language data.
+
+Cost columns (`COST_COLUMNS`) are carried along from the rows. By the table's contract they are equal
+within a (trial, milestone); the maximum is taken, so a float that differs in its last digit between rows
+neither splits a group nor drops one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import pandas as pd
+
+# A trial is one (model size, intermediate task, hyperparameters, seed); trial_id alone identifies it within
+# a study, the other columns are carried so that every downstream table can group by them.
+TRIAL_KEYS = ("study", "trial_id", "model", "model_params", "intermediate_task", "seed")
+# The milestone: optimizer steps of intermediate training (0 = the no-intermediate baseline).
+MILESTONE = "intermediate_steps"
+# What it cost to reach a milestone: examples, non-padding tokens, FLOPs (6 x params x tokens), wall seconds.
+COST_COLUMNS = ("intermediate_examples", "intermediate_tokens", "intermediate_flops", "intermediate_seconds")
+SCORE_METRIC = "score"
+ENGLISH = "en"
+
+TASK_KEYS = (*TRIAL_KEYS, MILESTONE, "target_task")
+MILESTONE_KEYS = (*TRIAL_KEYS, MILESTONE)
+
+_NEEDED = (*TASK_KEYS, "language", "split", "metric", "value", "higher_is_better")
+
+
+def task_scores(
+    df: pd.DataFrame,
+    split: str = "test",
+    languages: Iterable[str] | None = None,
+    exclude_english: bool = False,
+    metrics: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """One row per (trial, milestone, target task): the unweighted mean over languages of the task score.
+
+    Args:
+        df: the results table (`study.results.collect` or any frame with `study.results.SCHEMA`'s columns).
+        split: "test" (zero-shot, every language) or "dev" (English, the ASHA signal).
+        languages: keep only these language codes; None keeps every language the rows have.
+        exclude_english: drop English (`ENGLISH`) rows, giving a purely cross-lingual mean. It wins over
+            `languages` when both name English. The default keeps English, as XTREME does.
+        metrics: per target task, the metric to average instead of "score". The default is XTREME's
+            convention ((EM + F1) / 2 for QA); e.g. {"xquad": "f1", "mlqa": "f1", "tydiqa": "f1"} gives the
+            convention that reports F1 only for QA, provided the trials wrote those metric rows.
+
+    Returns:
+        Columns `TASK_KEYS`, then `score` (0-100), `n_languages` (languages averaged), `higher_is_better`,
+        and `COST_COLUMNS`, sorted by the keys. A missing value in any language makes the task score NaN
+        rather than a mean over fewer languages, which would change what the number means.
+
+    Raises:
+        ValueError: a needed column is missing; two rows give the same (trial, milestone, task, language)
+        (the mean would silently weight that language twice); or one task mixes metric directions.
+    """
+    _require(df, _NEEDED, "results table")
+    rows = df[df["split"] == split]
+    wanted = rows["target_task"].map(lambda task: (metrics or {}).get(task, SCORE_METRIC))
+    rows = rows[rows["metric"] == wanted]
+    if languages is not None:
+        rows = rows[rows["language"].isin(list(languages))]
+    if exclude_english:
+        rows = rows[rows["language"] != ENGLISH]
+
+    keys = list(TASK_KEYS)
+    duplicated = rows.duplicated([*keys, "language"], keep=False)
+    if duplicated.any():
+        first = rows[duplicated].iloc[0]
+        raise ValueError(
+            f"{int(duplicated.sum())} result rows repeat a (trial, milestone, target task, language), e.g. "
+            f"trial_id={first['trial_id']!r} intermediate_steps={first[MILESTONE]} "
+            f"target_task={first['target_task']!r} language={first['language']!r}: each language must "
+            "appear once per task score, or the unweighted mean over languages would weight it twice"
+        )
+    _require_one_direction(rows, ["target_task"])
+
+    grouped = rows.groupby(keys, sort=True, dropna=False)
+    out = grouped.agg(
+        n_languages=("language", "nunique"),
+        higher_is_better=("higher_is_better", "first"),
+        **{column: (column, "max") for column in COST_COLUMNS if column in rows},
+    )
+    out.insert(0, "score", grouped["value"].mean(skipna=False))
+    return out.reset_index()
+
+
+def overall_scores(
+    df: pd.DataFrame,
+    split: str = "test",
+    languages: Iterable[str] | None = None,
+    exclude_english: bool = False,
+    metrics: Mapping[str, str] | None = None,
+    tasks: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """One row per (trial, milestone): the unweighted mean over target tasks of `task_scores`.
+
+    This is XTREME's overall score: every task weighs the same whatever its number of languages, and the
+    mean is over tasks, not over the category means. `split`, `languages`, `exclude_english` and `metrics`
+    are passed to `task_scores`; `tasks` keeps only these target tasks (None: every task the trial has).
+
+    Returns:
+        Columns `MILESTONE_KEYS`, then `score` (0-100), `n_tasks` (tasks averaged; compare it across trials,
+        because a trial that has not yet scored every task is averaged over fewer of them),
+        `higher_is_better`, and `COST_COLUMNS`, sorted by the keys. A NaN task score makes the overall NaN.
+    """
+    per_task = task_scores(df, split=split, languages=languages, exclude_english=exclude_english, metrics=metrics)
+    if tasks is not None:
+        per_task = per_task[per_task["target_task"].isin(list(tasks))]
+    return _mean_over_tasks(per_task)
+
+
+def dev_signal(df: pd.DataFrame, language: str = ENGLISH) -> pd.DataFrame:
+    """English dev score per (trial, milestone): the mean over target tasks of the dev-split task scores.
+
+    This is the signal ASHA ranks trials on. Only `language` rows are used (English by default), so a
+    stray dev row in another language can never leak target-language data into model selection.
+    Same columns as `overall_scores`.
+    """
+    return overall_scores(df, split="dev", languages=[language])
+
+
+def _mean_over_tasks(per_task: pd.DataFrame) -> pd.DataFrame:
+    _require_one_direction(per_task, [])
+    grouped = per_task.groupby(list(MILESTONE_KEYS), sort=True, dropna=False)
+    out = grouped.agg(
+        n_tasks=("target_task", "nunique"),
+        higher_is_better=("higher_is_better", "first"),
+        **{column: (column, "max") for column in COST_COLUMNS if column in per_task},
+    )
+    out.insert(0, "score", grouped["score"].mean(skipna=False))
+    return out.reset_index()
+
+
+def _require(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    missing = [column for column in columns if column not in df.columns]
+    if missing:
+        raise ValueError(f"{what} lacks columns {missing}; it needs {list(columns)}")
+
+
+def _require_one_direction(rows: pd.DataFrame, within: list[str]) -> None:
+    """A mean of scores is only meaningful when they all point the same way (higher or lower is better)."""
+    if rows.empty:
+        return
+    if within:
+        directions = rows.groupby(within, dropna=False)["higher_is_better"].nunique()
+        mixed = directions[directions > 1]
+        if not mixed.empty:
+            raise ValueError(
+                f"higher_is_better differs between the rows of {within} = {list(mixed.index)}; the rows "
+                "averaged into one score must share one direction"
+            )
+    elif rows["higher_is_better"].nunique() > 1:
+        raise ValueError(
+            "higher_is_better differs between the task scores averaged into one overall score; "
+            "the tasks averaged must share one direction"
+        )

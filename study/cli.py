@@ -1,0 +1,124 @@
+"""The `xstudy` command line: validate, run, resume, export, score."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+console = Console()
+err = Console(stderr=True)
+
+
+def _load(spec_path: Path):
+    from study.spec import SpecError, load_spec
+
+    try:
+        return load_spec(spec_path)
+    except SpecError as exc:
+        err.print(f"[bold red]invalid spec[/] {exc.source}: {len(exc.errors)} error(s)")
+        for path, rule in exc.errors:
+            err.print(f"  [yellow]{path}[/]: {rule}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def summary_table(spec) -> Table:
+    table = Table(title=f"study {spec.study.name} -> {spec.study.storage}")
+    for col in ("model", "source", "milestones", "batch", "max len", "precision", "resources/trial"):
+        table.add_column(col)
+    for m in spec.models:
+        src = next(iter(m.source.model_dump(exclude_defaults=True).values()))
+        r = m.resources
+        table.add_row(m.name, str(src), str(m.milestones), str(m.batch_size), str(m.max_length), m.precision,
+                      f"{r.workers} x ({r.cpu:g} CPU, {r.gpu:g} GPU)")
+    return table
+
+
+@app.command()
+def validate(spec_path: Annotated[Path, typer.Argument(metavar="SPEC")]) -> None:
+    """Check a spec and print a summary; on errors, print each with its field path and exit non-zero."""
+    spec = _load(spec_path)
+    console.print(summary_table(spec))
+    n_trials = len(spec.models) * len(spec.intermediate) * len(spec.seeds) * spec.search.num_samples
+    console.print(f"intermediate tasks: {', '.join(spec.intermediate)}")
+    console.print(f"target tasks: {', '.join(t.task for t in spec.targets)}")
+    console.print(f"seeds: {spec.seeds}; trials before ASHA (x grid hyperparameters): {n_trials}")
+    console.print(f"ASHA: {'on, ranking within each model size on ' + spec.asha.signal if spec.asha.enabled else 'off'}")
+    console.print("[green]valid[/]")
+
+
+@app.command()
+def run(
+    spec_path: Annotated[Path, typer.Argument(metavar="SPEC")],
+    address: Annotated[str | None, typer.Option(help="Ray cluster address, e.g. 'auto'; default a local Ray")] = None,
+    num_cpus: Annotated[int | None, typer.Option(help="CPUs of the local Ray instance")] = None,
+) -> None:
+    """Run a study: one Ray Tune experiment over the spec's grid."""
+    spec = _load(spec_path)
+    from study import launch
+
+    address = address or os.environ.get("RAY_ADDRESS")
+    _, table = launch.run(spec, address=address, num_cpus=num_cpus)
+    console.print(f"results table: {table}")
+    console.print(f"next: xstudy export {launch.study_uri(spec)}")
+
+
+@app.command()
+def resume(
+    path: Annotated[str, typer.Argument(help="the study folder or URI (<storage>/<name>)")],
+    address: Annotated[str | None, typer.Option()] = None,
+    num_cpus: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Continue an interrupted study from its last checkpoints."""
+    from study import launch
+
+    try:
+        _, table = launch.resume(path, address=address, num_cpus=num_cpus)
+    except FileNotFoundError as exc:
+        err.print(f"[bold red]cannot resume[/]: {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"results table: {table}")
+
+
+@app.command()
+def export(path: Annotated[str, typer.Argument(help="the study folder or URI (<storage>/<name>)")]) -> None:
+    """Write the results table and Pareto plots under PATH/report/ (works while a study runs)."""
+    from study import export as exporter
+
+    try:
+        written = exporter.export(path)
+    except FileNotFoundError as exc:
+        err.print(f"[bold red]cannot export[/]: {exc}")
+        raise typer.Exit(2) from None
+    for kind, where in written.items():
+        console.print(f"{kind}: {where}")
+
+
+@app.command()
+def score(
+    pred_dir: Annotated[Path, typer.Argument(metavar="PRED_DIR")],
+    label_dir: Annotated[Path, typer.Argument(metavar="LABEL_DIR")],
+    benchmark: Annotated[str, typer.Option(help="xtreme or xtreme-r")] = "xtreme",
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Score predictions in the XTREME submission layout (TASK/test-LANG.tsv|json) like the official scorer."""
+    from study.scoring import score_command
+
+    raise typer.Exit(score_command(pred_dir, label_dir, benchmark, as_json))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+

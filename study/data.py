@@ -1,0 +1,84 @@
+"""Load a task's examples and tokenize them once, cached as Arrow by fingerprint.
+
+The fingerprint covers the task, split, language, the tokenizer's full definition, the max length and the
+format code's version, so trials, retries and restarts read the cache instead of tokenizing again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import uuid
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import datasets
+from filelock import FileLock
+
+from study.cache import cache_root, fingerprint
+from study.tasks.base import Features
+from study.tasks.registry import LoadContext, Task
+
+FEATURES_VERSION = 1  # bump when a format's feature code changes, to invalidate cached features
+
+datasets.disable_progress_bars()
+
+
+@dataclass
+class Split:
+    """A task's examples in one (split, language) and their tokenized features."""
+
+    task: Task
+    split: str
+    lang: str
+    examples: list[dict]
+    features: Features
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+
+@lru_cache(maxsize=8)
+def _tokenizer_digest(tokenizer_json: str) -> str:
+    return hashlib.sha256(tokenizer_json.encode("utf-8")).hexdigest()[:24]
+
+
+def tokenizer_fingerprint(tokenizer: Any) -> str:
+    return _tokenizer_digest(tokenizer.backend_tokenizer.to_str())
+
+
+def data_fingerprint(task: Task, split: str, lang: str, ctx: LoadContext) -> Any:
+    """What identifies the raw data: the built-in seed, or the data directory (real files)."""
+    return {"builtin_seed": ctx.builtin_seed, "data_dir": ctx.data_dir}
+
+
+def load_split(task: Task, split: str, lang: str, tokenizer: Any, max_length: int, ctx: LoadContext, train: bool) -> Split:
+    key = fingerprint(
+        "split", task.name, split, lang, tokenizer_fingerprint(tokenizer), max_length, train,
+        data_fingerprint(task, split, lang, ctx), FEATURES_VERSION,
+    )
+    folder = cache_root() / "data" / f"{task.name}-{split}-{lang}-{key}"
+    if not folder.exists():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(folder) + ".lock"):
+            if not folder.exists():
+                _build(folder, task, split, lang, tokenizer, max_length, ctx, train)
+    examples = datasets.load_from_disk(str(folder / "examples")).to_list()
+    features = datasets.load_from_disk(str(folder / "features")).to_dict()
+    return Split(task, split, lang, examples, features)
+
+
+def _build(folder: Path, task: Task, split: str, lang: str, tokenizer: Any, max_length: int, ctx: LoadContext, train: bool) -> None:
+    examples = task.load(split, lang, ctx)
+    if not examples:
+        raise ValueError(f"task {task.name}: split {split!r} in language {lang!r} has no examples")
+    features = task.format.features(examples, tokenizer, max_length, task, train)
+    tmp = folder.with_name(f".tmp-{uuid.uuid4().hex}")
+    try:
+        datasets.Dataset.from_list(examples).save_to_disk(str(tmp / "examples"))
+        datasets.Dataset.from_dict(features).save_to_disk(str(tmp / "features"))
+        tmp.rename(folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

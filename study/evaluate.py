@@ -1,0 +1,41 @@
+"""Scoring a model on one (task, split, language): predictions, the official metrics, and what it cost."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from study.data import Split
+from study.train import Cost
+
+
+@dataclass
+class SplitScore:
+    task: str
+    split: str
+    lang: str
+    values: dict[str, float]  # metric name -> 0-100, plus "score" (the official per-language task score)
+    predictions: list
+    cost: Cost
+
+
+@torch.no_grad()
+def score_split(
+    data: Split, encoder: nn.Module, head: nn.Module | None, batch_size: int, pad_id: int, layer: int | None,
+    autocast=None,
+) -> SplitScore:
+    start = time.perf_counter()
+    encoder.eval()
+    if head is not None:
+        head.eval()
+    fmt = data.task.format
+    if autocast is None:
+        autocast = torch.autocast("cpu", enabled=False)
+    with autocast:
+        preds = fmt.predict(encoder, head, data.features, data.examples, data.task, batch_size, pad_id, layer)
+    values = data.task.score(fmt.gold(data.examples, data.task), preds.values, data.lang)
+    cost = Cost(steps=0, examples=len(data.examples), tokens=preds.tokens, seconds=time.perf_counter() - start)
+    return SplitScore(data.task.name, data.split, data.lang, values, preds.values, cost)

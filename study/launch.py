@@ -1,0 +1,203 @@
+"""Build one Ray Tune experiment from a spec, run it, and resume it.
+
+The experiment lives at `<storage>/<study name>`: Ray's own state, the result rows (`rows/`), the spec it
+was made from (`spec.json`), the scheduler's decisions (`scheduler.json`) and, once the run ends, the
+consolidated `results.parquet`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+
+from study import results, storage
+from study.scheduler import GroupedASHA
+from study.spec import Choice, Grid, LogUniform, StudySpec, Uniform
+from study.trial import run_in_tune
+
+# Snapshot the experiment state often: after a killed driver, resume must not re-run finished trials.
+os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "5")
+# Tune's own console table is replaced by our summary; its per-result output is too noisy for a study.
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "1")
+
+SIGNAL_METRIC = "dev_signal"
+TIME_ATTR = "intermediate_steps"
+
+
+def study_uri(spec: StudySpec) -> str:
+    return storage.join(storage.normalize(spec.study.storage), spec.study.name)
+
+
+def tune_expression(value: Any) -> Any:
+    from ray import tune
+
+    if isinstance(value, Choice):
+        return tune.choice(value.choice)
+    if isinstance(value, Grid):
+        return tune.grid_search(value.grid)
+    if isinstance(value, LogUniform):
+        return tune.loguniform(*value.loguniform)
+    if isinstance(value, Uniform):
+        return tune.uniform(*value.uniform)
+    return value
+
+
+def param_space(spec: StudySpec) -> dict[str, Any]:
+    """The grid of (model size, intermediate task, seed) and the hyperparameters' search expressions."""
+    from ray import tune
+
+    space: dict[str, Any] = {
+        "model": tune.grid_search([m.name for m in spec.models]),
+        "intermediate_task": tune.grid_search(spec.intermediate),
+        "seed": tune.grid_search(spec.seeds),
+    }
+    for name, value in spec.hyperparameters.items():
+        space[name] = tune_expression(value)
+    return space
+
+
+def rungs(spec: StudySpec) -> dict[str, list[int]]:
+    """ASHA's rungs per model size: its non-zero milestones but the last (a trial ends there anyway)."""
+    return {m.name: [s for s in m.milestones if s > 0][:-1] for m in spec.models}
+
+
+def group_of(config: dict[str, Any]) -> str | None:
+    """Trials are ranked only against trials of the same model size; the baseline has no rungs."""
+    return None if config.get("intermediate_task") == "none" else config["model"]
+
+
+def scheduler(spec: StudySpec):
+    from ray.tune.schedulers import FIFOScheduler
+
+    if not spec.asha.enabled:
+        return FIFOScheduler()
+    return GroupedASHA(
+        metric=SIGNAL_METRIC, mode="max", time_attr=TIME_ATTR, rungs=rungs(spec), group_of=group_of,
+        reduction_factor=spec.asha.reduction_factor, decisions_uri=storage.join(study_uri(spec), "scheduler.json"),
+    )
+
+
+def resources_of(spec: StudySpec):
+    def request(config: dict[str, Any]) -> dict[str, float]:
+        r = spec.model(config["model"]).resources
+        return {"cpu": r.cpu * r.workers, "gpu": r.gpu * r.workers}
+
+    return request
+
+
+def init_ray(address: str | None, num_cpus: int | None = None) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    kwargs: dict[str, Any] = {"log_to_driver": True, "configure_logging": False}
+    if address:
+        ray.init(address=address, **kwargs)
+    else:
+        # The dashboard (needed by `ray job submit` and the State API) is bound to localhost only.
+        ray.init(num_cpus=num_cpus, include_dashboard=False, dashboard_host="127.0.0.1", **kwargs)
+
+
+def check_resources(spec: StudySpec) -> list[str]:
+    """Model sizes whose trial asks for more than the whole cluster has: refused before launch."""
+    import ray
+
+    total = ray.cluster_resources()
+    problems = []
+    for i, m in enumerate(spec.models):
+        need = resources_of(spec)({"model": m.name})
+        for key, amount in need.items():
+            if amount > total.get(key.upper(), 0) + 1e-9:
+                problems.append(
+                    f"models[{i}] ({m.name}): a trial needs {amount:g} {key.upper()} "
+                    f"({m.resources.workers} worker(s) x {getattr(m.resources, key):g}), the cluster has "
+                    f"{total.get(key.upper(), 0):g}"
+                )
+    return problems
+
+
+def _trainable(spec: StudySpec):
+    from ray import tune
+
+    return tune.with_resources(tune.with_parameters(run_in_tune, spec_data=spec.model_dump(mode="json")), resources_of(spec))
+
+
+def build_tuner(spec: StudySpec):
+    from ray import tune
+
+    uri = study_uri(spec)
+    run_config = tune.RunConfig(
+        name=spec.study.name,
+        storage_path=storage.normalize(spec.study.storage),
+        failure_config=tune.FailureConfig(max_failures=spec.study.max_failures),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+        verbose=1,
+    )
+    tune_config = tune.TuneConfig(
+        scheduler=scheduler(spec),
+        num_samples=spec.search.num_samples,
+        max_concurrent_trials=spec.search.max_concurrent_trials,
+        reuse_actors=False,
+    )
+    storage.write_text_atomic(storage.join(uri, "spec.json"), spec.model_dump_json(indent=2))
+    return tune.Tuner(_trainable(spec), param_space=param_space(spec), tune_config=tune_config, run_config=run_config)
+
+
+class SigtermAsSigint:
+    """Cluster schedulers stop jobs with SIGTERM, which Ray ignores; treat it like Ctrl-C, which it handles."""
+
+    def __enter__(self):
+        self._old = signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+        return self
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGTERM, self._old)
+        return False
+
+
+def finish(spec: StudySpec) -> str:
+    """Consolidate the rows into results.parquet; returns the table's URI."""
+    uri = study_uri(spec)
+    table = results.collect(uri)
+    out = storage.join(uri, "results.parquet")
+    import pyarrow as pa
+
+    results.write_table_atomic(pa.Table.from_pandas(table, schema=results.SCHEMA, preserve_index=False), out)
+    return out
+
+
+def run(spec: StudySpec, address: str | None = None, num_cpus: int | None = None):
+    init_ray(address, num_cpus)
+    problems = check_resources(spec)
+    if problems:
+        raise RuntimeError("these trials cannot fit on this cluster:\n  " + "\n  ".join(problems))
+    tuner = build_tuner(spec)
+    with SigtermAsSigint():
+        grid = tuner.fit()
+    return grid, finish(spec)
+
+
+def load_study_spec(path: str) -> StudySpec:
+    uri = storage.normalize(path)
+    spec_uri = storage.join(uri, "spec.json")
+    if not storage.exists(spec_uri):
+        raise FileNotFoundError(f"{path}: no study here (expected {spec_uri}, written by `xstudy run`)")
+    return StudySpec.model_validate_json(storage.read_text(spec_uri))
+
+
+def resume(path: str, address: str | None = None, num_cpus: int | None = None):
+    from ray import tune
+
+    spec = load_study_spec(path)
+    # The study may have been moved since it was made: its rows go where it is now.
+    uri = storage.normalize(path)
+    parent, name = uri.rsplit("/", 1)
+    spec = spec.model_copy(update={"study": spec.study.model_copy(update={"storage": parent, "name": name})})
+    init_ray(address, num_cpus)
+    if not tune.Tuner.can_restore(uri):
+        raise FileNotFoundError(f"{path}: Ray Tune has no experiment state to restore here")
+    tuner = tune.Tuner.restore(uri, trainable=_trainable(spec), resume_errored=True)
+    with SigtermAsSigint():
+        grid = tuner.fit()
+    return grid, finish(spec)

@@ -1,0 +1,81 @@
+"""Encoders: any Hugging Face encoder by hub id or local path, or a built-in tiny XLM-R.
+
+Heads are the formats' own small modules over the encoder's hidden states, so they work over XLM-R,
+mT5's encoder, mDeBERTa or RemBERT alike.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+from study.spec import BuiltinSource, HubSource, ModelSpec, PathSource
+
+
+@dataclass
+class Encoder:
+    module: nn.Module
+    tokenizer: Any
+    n_params: int  # encoder parameters, embeddings included: the N of the 6 x N x tokens FLOPs estimate
+    location: str  # folder or hub id it was loaded from
+
+
+def model_location(spec: ModelSpec) -> tuple[str, dict[str, Any]]:
+    """Where the weights are, and the from_pretrained keyword arguments that go with them."""
+    source = spec.source
+    if isinstance(source, BuiltinSource):
+        return str(ensure_builtin(source)), {}
+    if isinstance(source, HubSource):
+        kwargs: dict[str, Any] = {"trust_remote_code": source.trust_remote_code}
+        if source.revision:
+            kwargs["revision"] = source.revision
+        return source.hub, kwargs
+    if isinstance(source, PathSource):
+        if not os.path.isdir(source.path):
+            raise FileNotFoundError(f"model {spec.name}: source.path {source.path!r} is not a folder")
+        return source.path, {"trust_remote_code": source.trust_remote_code}
+    raise TypeError(f"unknown model source {source!r}")
+
+
+def ensure_builtin(source: BuiltinSource) -> str:
+    """Pretrain (once per machine, cached by fingerprint) the built-in tiny encoder a source names."""
+    import dataclasses
+
+    from study.tiny_models import TINY_SIZES, ensure_tiny_model
+
+    cfg = TINY_SIZES[source.builtin]
+    if source.mlm_steps is not None:
+        cfg = dataclasses.replace(cfg, mlm_steps=source.mlm_steps)
+    return str(ensure_tiny_model(cfg))
+
+
+def load_encoder(spec: ModelSpec) -> Encoder:
+    location, kwargs = model_location(spec)
+    config = AutoConfig.from_pretrained(location, **kwargs)
+    if getattr(config, "is_encoder_decoder", False):
+        # mT5 and T5: only the encoder serves classification, tagging, QA and retrieval.
+        from transformers import MT5EncoderModel
+
+        module = MT5EncoderModel.from_pretrained(location, **kwargs)
+    else:
+        module = AutoModel.from_pretrained(location, add_pooling_layer=False, **kwargs) if _has_pooler(config) else AutoModel.from_pretrained(location, **kwargs)
+    tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
+    n_params = sum(p.numel() for p in module.parameters())
+    return Encoder(module, tokenizer, n_params, location)
+
+
+def _has_pooler(config: Any) -> bool:
+    # BERT-like models carry an unused pooler; dropping it avoids unused-parameter errors under DDP.
+    return config.model_type in {"xlm-roberta", "xlm-roberta-xl", "roberta", "bert", "rembert"}
+
+
+def autocast(precision: str, device: torch.device):
+    if precision == "fp32":
+        return torch.autocast(device.type, enabled=False)
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device.type, dtype=dtype)

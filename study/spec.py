@@ -1,0 +1,346 @@
+"""The study spec: a search-space YAML validated by a typed schema.
+
+Every model has `extra="forbid"`, so a typo'd key is an error, not a silently ignored setting. Errors are
+reported with their field path (`models[1].steps`) and the rule they broke, before any compute is spent.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------------------------------------- models
+class BuiltinSource(Strict):
+    """A tiny XLM-R encoder pretrained here on the built-in corpus (see study.tiny_models.TINY_SIZES)."""
+
+    builtin: str
+    mlm_steps: int | None = Field(None, ge=1, description="overrides the size's masked-LM pretraining steps")
+
+
+class HubSource(Strict):
+    """A Hugging Face hub id, for example FacebookAI/xlm-roberta-large."""
+
+    hub: str
+    revision: str | None = None
+    trust_remote_code: bool = False
+
+
+class PathSource(Strict):
+    """A local transformers folder (config.json, weights, tokenizer)."""
+
+    path: str
+    trust_remote_code: bool = False
+
+
+class Resources(Strict):
+    """What one trial asks Ray for. Fractions let several small trials share a CPU or a GPU."""
+
+    cpu: float = Field(1.0, gt=0)
+    gpu: float = Field(0.0, ge=0)
+    workers: int = Field(1, ge=1, description="Ray Train workers per trial; each gets cpu and gpu above")
+
+
+class ModelSpec(Strict):
+    name: str = Field(pattern=NAME_RE)
+    source: BuiltinSource | HubSource | PathSource
+    resources: Resources = Resources()
+    batch_size: int = Field(32, ge=1, description="intermediate-training batch size, in examples")
+    max_length: int = Field(128, ge=8, description="tokens per sequence")
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    steps: list[int] = Field(description="intermediate-training step milestones; 0 is the baseline")
+    retrieval_layer: int | None = Field(None, description="hidden layer mean-pooled for retrieval; default middle")
+
+    @field_validator("steps")
+    @classmethod
+    def _steps_sorted(cls, steps: list[int]) -> list[int]:
+        if not steps:
+            raise ValueError("the step grid is empty: give at least one milestone, for example [0, 1000]")
+        if any(s < 0 for s in steps):
+            raise ValueError(f"step milestones must be >= 0, got {steps}")
+        if any(b <= a for a, b in zip(steps, steps[1:])):
+            raise ValueError(f"step milestones must be strictly increasing, got {steps}")
+        return steps
+
+    @property
+    def milestones(self) -> list[int]:
+        """The grid with the step-0 baseline always included."""
+        return sorted(set([0, *self.steps]))
+
+
+# ---------------------------------------------------------------------------------------------- tasks
+class TargetSpec(Strict):
+    task: str
+    languages: list[str] | None = Field(None, description="zero-shot test languages; default all of the task's")
+    train_steps: int | None = Field(None, ge=0, description="overrides target_training.steps for this task")
+
+
+class TargetTraining(Strict):
+    """Fine-tuning on each target task's English training data, from the intermediate checkpoint."""
+
+    steps: int = Field(200, ge=0, description="optimizer steps per target task")
+    batch_size: int = Field(32, ge=1)
+    eval_batch_size: int = Field(128, ge=1)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+
+
+class IntermediateTraining(Strict):
+    warmup_steps: int = Field(0, ge=0, description="linear warmup at the start of the trunk")
+    cooldown_fraction: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="at each milestone, a branch decays the learning rate to zero over this fraction of "
+        "the steps so far; the targets fine-tune from the end of the branch (0: fine-tune from the trunk)",
+    )
+    weight_decay: float = Field(0.01, ge=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+
+
+# ---------------------------------------------------------------------------------------------- search
+HP_NAMES = {
+    "intermediate_lr": "learning rate of intermediate training",
+    "target_lr": "learning rate of target fine-tuning",
+    "weight_decay": "AdamW weight decay in both phases",
+    "warmup_ratio": "target fine-tuning warmup, as a fraction of its steps",
+}
+
+
+class Choice(Strict):
+    choice: list[Any] = Field(min_length=1)
+
+
+class Grid(Strict):
+    grid: list[Any] = Field(min_length=1)
+
+
+class LogUniform(Strict):
+    loguniform: tuple[float, float]
+
+    @field_validator("loguniform")
+    @classmethod
+    def _positive(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not (0 < v[0] < v[1]):
+            raise ValueError(f"loguniform needs 0 < low < high, got {list(v)}")
+        return v
+
+
+class Uniform(Strict):
+    uniform: tuple[float, float]
+
+    @field_validator("uniform")
+    @classmethod
+    def _ordered(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not v[0] < v[1]:
+            raise ValueError(f"uniform needs low < high, got {list(v)}")
+        return v
+
+
+HyperParam = Annotated[float | int | str | Choice | Grid | LogUniform | Uniform, Field(union_mode="left_to_right")]
+
+
+class AshaSpec(Strict):
+    """ASHA over the step milestones, ranking trials only within one model size."""
+
+    enabled: bool = True
+    reduction_factor: float = Field(2.0, gt=1)
+    signal: str = Field(
+        "targets_mean",
+        description="'targets_mean' (English dev, mean over target tasks), 'task:NAME' (one target task), "
+        "or 'intermediate' (the intermediate task's own English dev score)",
+    )
+
+    @field_validator("signal")
+    @classmethod
+    def _signal(cls, v: str) -> str:
+        if v in ("targets_mean", "intermediate") or re.fullmatch(r"task:[A-Za-z0-9_.-]+", v):
+            return v
+        raise ValueError(f"signal must be 'targets_mean', 'intermediate' or 'task:NAME', got {v!r}")
+
+
+class SearchSpec(Strict):
+    algorithm: Literal["grid", "random", "optuna"] = "grid"
+    num_samples: int = Field(1, ge=1, description="samples of the non-grid hyperparameters per grid point")
+    max_concurrent_trials: int | None = Field(None, ge=1)
+    seed: int = 0
+
+
+class StudyMeta(Strict):
+    name: str = Field(pattern=NAME_RE)
+    storage: str = Field("./results", description="local folder or cloud URI (s3://, gs://)")
+    data_dir: str | None = Field(None, description="release-format data files; XSTUDY_DATA_DIR otherwise")
+    max_failures: int = Field(2, ge=0, description="retries of a crashed trial from its last checkpoint")
+
+
+class StudySpec(Strict):
+    study: StudyMeta
+    models: list[ModelSpec] = Field(min_length=1)
+    intermediate_tasks: list[str] = Field(min_length=1)
+    target_tasks: list[str | TargetSpec] = Field(min_length=1)
+    seeds: list[int] = Field([0], min_length=1)
+    hyperparameters: dict[str, HyperParam] = Field(default_factory=dict)
+    intermediate_training: IntermediateTraining = IntermediateTraining()
+    target_training: TargetTraining = TargetTraining()
+    asha: AshaSpec = AshaSpec()
+    search: SearchSpec = SearchSpec()
+
+    @field_validator("hyperparameters")
+    @classmethod
+    def _known_hps(cls, hps: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(hps) - set(HP_NAMES))
+        if unknown:
+            raise ValueError(f"unknown hyperparameter(s) {unknown}; known: {sorted(HP_NAMES)}")
+        return hps
+
+    @field_validator("seeds")
+    @classmethod
+    def _unique_seeds(cls, seeds: list[int]) -> list[int]:
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds must be unique, got {seeds}")
+        return seeds
+
+    @field_validator("intermediate_tasks")
+    @classmethod
+    def _unique_intermediate(cls, tasks: list[str]) -> list[str]:
+        if len(set(tasks)) != len(tasks):
+            raise ValueError(f"intermediate tasks must be unique, got {tasks}")
+        return tasks
+
+    @model_validator(mode="after")
+    def _cross_field(self) -> StudySpec:
+        names = [m.name for m in self.models]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"models: duplicate model name(s) {dupes}")
+        targets = [t.task for t in self.targets]
+        if len(set(targets)) != len(targets):
+            raise ValueError(f"target_tasks: duplicate target task(s) {targets}")
+        if self.asha.signal.startswith("task:") and self.asha.signal[5:] not in targets:
+            raise ValueError(f"asha.signal names {self.asha.signal[5:]!r}, which is not a target task {targets}")
+        return self
+
+    # --------------------------------------------------------------------------------- derived views
+    @property
+    def targets(self) -> list[TargetSpec]:
+        return [TargetSpec(task=t) if isinstance(t, str) else t for t in self.target_tasks]
+
+    @property
+    def intermediate(self) -> list[str]:
+        """The intermediate tasks, with the `none` baseline always first."""
+        return ["none", *[t for t in self.intermediate_tasks if t != "none"]]
+
+    def model(self, name: str) -> ModelSpec:
+        return next(m for m in self.models if m.name == name)
+
+
+# ---------------------------------------------------------------------------------------------- loading
+class SpecError(Exception):
+    """A spec that cannot be run; `errors` holds (field path, rule) pairs."""
+
+    def __init__(self, source: str, errors: list[tuple[str, str]]):
+        self.source = source
+        self.errors = errors
+        lines = "\n".join(f"  {path}: {rule}" for path, rule in errors)
+        super().__init__(f"{source}: {len(errors)} error(s)\n{lines}")
+
+
+def field_path(loc: tuple[Any, ...]) -> str:
+    """('models', 1, 'steps') -> 'models[1].steps'; pydantic's union-member tags are dropped."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(part, str) and (part[:1].isupper() or "[" in part or part in _UNION_TAGS):
+            continue  # a union member's class name or tag, e.g. 'BuiltinSource', 'float', 'function-after[...]'
+        else:
+            out += f".{part}" if out else part
+    return out or "(top level)"
+
+
+_UNION_TAGS = {"float", "int", "str", "bool", "list[int]", "str | TargetSpec"}
+
+
+def _errors_of(exc: ValidationError) -> list[tuple[str, str]]:
+    seen: dict[str, list[str]] = {}
+    for err in exc.errors():
+        path = field_path(err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (not part of the spec schema; check the spelling)"
+        seen.setdefault(path, [])
+        if msg not in seen[path]:
+            seen[path].append(msg)
+    return [(path, "; ".join(msgs)) for path, msgs in seen.items()]
+
+
+def parse_spec(data: Any, source: str = "<spec>", check_registry: bool = True) -> StudySpec:
+    if not isinstance(data, dict):
+        raise SpecError(source, [("(top level)", "the spec must be a YAML mapping")])
+    try:
+        spec = StudySpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(source, _errors_of(exc)) from None
+    if check_registry:
+        errors = registry_errors(spec)
+        if errors:
+            raise SpecError(source, errors)
+    return spec
+
+
+def load_spec(path: str | Path, check_registry: bool = True) -> StudySpec:
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(str(path), [("(file)", "no such file")])
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        raise SpecError(str(path), [(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
+    return parse_spec(data, str(path), check_registry)
+
+
+def registry_errors(spec: StudySpec) -> list[tuple[str, str]]:
+    """Names that the schema cannot check alone: tasks, languages, built-in model sizes."""
+    from study.tasks import registry
+    from study.tiny_models import TINY_SIZES
+
+    errors: list[tuple[str, str]] = []
+    for i, name in enumerate(spec.intermediate_tasks):
+        if name == "none":
+            continue
+        task = registry.get(name, None)
+        if task is None:
+            errors.append((f"intermediate_tasks[{i}]", f"unknown task {name!r}; known: {registry.names('intermediate')}"))
+        elif "intermediate" not in task.roles:
+            errors.append((f"intermediate_tasks[{i}]", f"{name!r} is not an intermediate task"))
+    for i, target in enumerate(spec.targets):
+        task = registry.get(target.task, None)
+        if task is None:
+            errors.append((f"target_tasks[{i}]", f"unknown task {target.task!r}; known: {registry.names('target')}"))
+            continue
+        if "target" not in task.roles:
+            errors.append((f"target_tasks[{i}]", f"{target.task!r} is not a target task"))
+        for lang in target.languages or []:
+            if lang not in task.test_languages:
+                errors.append(
+                    (f"target_tasks[{i}].languages", f"{target.task} has no language {lang!r}; it has {list(task.test_languages)}")
+                )
+    for i, model in enumerate(spec.models):
+        if isinstance(model.source, BuiltinSource) and model.source.builtin not in TINY_SIZES:
+            errors.append((f"models[{i}].source.builtin", f"unknown built-in size {model.source.builtin!r}; known: {sorted(TINY_SIZES)}"))
+    for name, hp in spec.hyperparameters.items():
+        if isinstance(hp, (int, float)) and not isinstance(hp, bool) and not math.isfinite(hp):
+            errors.append((f"hyperparameters.{name}", "must be finite"))
+    return errors

@@ -1,0 +1,49 @@
+"""Checkpoint state without pickle: tensors in safetensors files, everything else in JSON.
+
+Weights, optimizer moments and RNG states are tensors; step counters, data positions and param-group
+settings are JSON. Nothing here unpickles data, so a checkpoint from elsewhere cannot run code.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+
+def save_optimizer(optimizer: torch.optim.Optimizer, folder: Path, name: str) -> None:
+    sd = optimizer.state_dict()
+    tensors = {f"{i}.{k}": v.detach().cpu().contiguous() for i, st in sd["state"].items() for k, v in st.items() if torch.is_tensor(v)}
+    scalars = {f"{i}.{k}": v for i, st in sd["state"].items() for k, v in st.items() if not torch.is_tensor(v)}
+    save_file(tensors, str(folder / f"{name}.safetensors")) if tensors else None
+    (folder / f"{name}.json").write_text(json.dumps({"param_groups": sd["param_groups"], "scalars": scalars, "has_tensors": bool(tensors)}))
+
+
+def load_optimizer(optimizer: torch.optim.Optimizer, folder: Path, name: str) -> None:
+    meta = json.loads((folder / f"{name}.json").read_text())
+    tensors = load_file(str(folder / f"{name}.safetensors")) if meta["has_tensors"] else {}
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in [*tensors.items(), *meta["scalars"].items()]:
+        i, k = key.split(".", 1)
+        state.setdefault(int(i), {})[k] = value
+    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+def save_module(module: torch.nn.Module, path: Path) -> None:
+    # Clone so that tied or shared storage is saved as separate tensors (safetensors refuses aliasing).
+    save_file({k: v.detach().cpu().clone().contiguous() for k, v in module.state_dict().items()}, str(path))
+
+
+def load_module(module: torch.nn.Module, path: Path) -> None:
+    module.load_state_dict(load_file(str(path)), strict=True)
+
+
+def rng_state() -> dict[str, torch.Tensor]:
+    return {"torch_cpu": torch.get_rng_state()}
+
+
+def set_rng_state(state: dict[str, torch.Tensor]) -> None:
+    torch.set_rng_state(state["torch_cpu"])

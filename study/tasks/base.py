@@ -1,0 +1,117 @@
+"""What every task format provides: features from examples, a head, a loss, predictions, a score.
+
+A format never knows which task it serves beyond the `Task` it is handed (labels, metric, language), so
+the built-in benchmark and real datasets go through exactly the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+if TYPE_CHECKING:
+    from study.tasks.registry import Task
+
+Features = dict[str, list[Any]]  # column name -> one value per feature row (Arrow-friendly)
+
+
+@dataclass
+class Predictions:
+    """What a format's `predict` returns: one prediction per example, and what it cost."""
+
+    values: list[Any]
+    tokens: int  # non-padding tokens the encoder read
+
+
+def pad(seqs: Sequence[Sequence[int]], value: int) -> torch.Tensor:
+    """Pad to the longest sequence of this batch only: no padding to the global max length."""
+    width = max(len(s) for s in seqs)
+    out = torch.full((len(seqs), width), value, dtype=torch.long)
+    for i, s in enumerate(seqs):
+        out[i, : len(s)] = torch.as_tensor(s, dtype=torch.long)
+    return out
+
+
+def attention_mask(input_ids: torch.Tensor, lengths: Sequence[int]) -> torch.Tensor:
+    ar = torch.arange(input_ids.shape[-1])
+    return (ar[None, :] < torch.as_tensor(lengths)[:, None]).long()
+
+
+def encode(encoder: nn.Module, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Last hidden states of any Hugging Face encoder, shape (batch, length, hidden)."""
+    return encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
+
+
+class ClassifierHead(nn.Module):
+    """RoBERTa's classification head over the first token: dense, tanh, dropout, projection."""
+
+    def __init__(self, hidden: int, n_out: int, dropout: float = 0.1):
+        super().__init__()
+        self.dense = nn.Linear(hidden, hidden)
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden, n_out)
+
+    def forward(self, first_token: torch.Tensor) -> torch.Tensor:
+        return self.out(self.dropout(torch.tanh(self.dense(self.dropout(first_token)))))
+
+
+class TokenHead(nn.Module):
+    """A projection of every token's hidden state (tagging labels, or span start/end logits)."""
+
+    def __init__(self, hidden: int, n_out: int, dropout: float = 0.1):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden, n_out)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.out(self.dropout(hidden_states))
+
+
+class Format:
+    """Base of the five formats. Subclasses set `name`, `trains`, and implement the methods."""
+
+    name: str = ""
+    trains: bool = True  # retrieval is evaluated without training, as XTREME's BUCC and Tatoeba
+
+    def features(self, examples: Sequence[dict], tokenizer: Any, max_length: int, task: Task, train: bool) -> Features:
+        raise NotImplementedError
+
+    def make_head(self, hidden: int, task: Task) -> nn.Module | None:
+        raise NotImplementedError
+
+    def collate(self, rows: Features, pad_id: int) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def loss(self, encoder: nn.Module, head: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def predict(
+        self, encoder: nn.Module, head: nn.Module | None, features: Features, examples: Sequence[dict], task: Task,
+        batch_size: int, pad_id: int, layer: int | None = None,
+    ) -> Predictions:
+        raise NotImplementedError
+
+    def gold(self, examples: Sequence[dict], task: Task) -> list[Any]:
+        raise NotImplementedError
+
+
+def token_count(features: Features) -> int:
+    """Non-padding tokens in a set of features (input_ids may be nested for multiple choice)."""
+    total = 0
+    for ids in features["input_ids"]:
+        total += sum(len(x) for x in ids) if ids and isinstance(ids[0], list) else len(ids)
+    return total
+
+
+def batches_by_length(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length, so evaluation pads little; order is restored later."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def take(features: Features, idx: Sequence[int]) -> Features:
+    return {k: [v[i] for i in idx] for k, v in features.items()}

@@ -1,0 +1,135 @@
+"""The registry of named tasks: where the data comes from, its languages, its format and its metric.
+
+A task is data plus a format. Adding a task touches one entry here and, at most, one parser; nothing
+branches on task names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from study import metrics
+from study.tasks.base import Format
+from study.tasks.classification import Classification
+from study.tasks.multiple_choice import MultipleChoice
+from study.tasks.retrieval import Retrieval
+from study.tasks.span_qa import SpanQA
+from study.tasks.tagging import Tagging
+
+FORMATS: dict[str, Format] = {f.name: f for f in (Classification(), MultipleChoice(), SpanQA(), Tagging(), Retrieval())}
+
+
+@dataclass(frozen=True)
+class LoadContext:
+    """Where a loader looks: the data directory for release files, the seed of the built-in benchmark."""
+
+    data_dir: str | None = None
+    builtin_seed: int = 0
+
+
+Loader = Callable[[str, str, LoadContext], list[dict]]
+
+
+# ------------------------------------------------------------------------------------ metric families
+def _squad_like(fn: Callable[..., dict[str, float]]) -> Callable[[list, list, str], dict[str, float]]:
+    def score(gold: list[list[str]], predicted: list[str], lang: str) -> dict[str, float]:
+        answers = {str(i): g for i, g in enumerate(gold)}
+        preds = {str(i): p for i, p in enumerate(predicted)}
+        return fn(answers, preds, lang)
+
+    return score
+
+
+# Each family maps (gold, predictions, language) to metric values on 0-100, and names the metric that the
+# official aggregation uses as the per-language task score ("score" rows): (EM + F1) / 2 for QA.
+METRIC_FAMILIES: dict[str, Callable[[list, list, str], dict[str, float]]] = {
+    "accuracy": lambda g, p, lang: {"accuracy": metrics.accuracy(g, p)},
+    "seqeval_f1": lambda g, p, lang: {"f1": metrics.seqeval_f1(g, p)},
+    "squad": _squad_like(lambda a, p, lang: metrics.squad_scores(a, p)),
+    "squad_v2": _squad_like(lambda a, p, lang: metrics.squad_v2_scores(a, p)),
+    "mlqa": _squad_like(lambda a, p, lang: metrics.mlqa_scores(a, p, lang)),
+    "retrieval_accuracy": lambda g, p, lang: {"accuracy": metrics.accuracy(g, p)},
+}
+
+
+def task_score(values: dict[str, float]) -> float:
+    """The official per-language task score: QA averages EM and F1; other tasks have one metric."""
+    if "exact_match" in values and "f1" in values:
+        return (values["exact_match"] + values["f1"]) / 2
+    (only,) = values.values()
+    return only
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    format_name: str
+    metric: str  # a key of METRIC_FAMILIES
+    roles: frozenset[str]  # {"intermediate"}, {"target"} or both
+    test_languages: tuple[str, ...]
+    loader: Loader = field(repr=False, compare=False)
+    labels: tuple[str, ...] = ()
+    train_language: str = "en"
+    doc_stride: int = 128  # span QA: tokens shared by consecutive windows of a long context
+    allow_no_answer: bool = False  # span QA: SQuAD v2.0's unanswerable questions
+    description: str = ""
+
+    @property
+    def format(self) -> Format:
+        return FORMATS[self.format_name]
+
+    def load(self, split: str, lang: str, ctx: LoadContext) -> list[dict]:
+        return self.loader(split, lang, ctx)
+
+    def score(self, gold: list, predicted: list, lang: str) -> dict[str, float]:
+        values = METRIC_FAMILIES[self.metric](gold, predicted, lang)
+        return {**values, "score": task_score(values)}
+
+
+_REGISTRY: dict[str, Task] = {}
+
+
+def register(task: Task) -> Task:
+    if task.name in _REGISTRY:
+        raise ValueError(f"task {task.name!r} is registered twice")
+    if task.format_name not in FORMATS:
+        raise ValueError(f"task {task.name!r}: unknown format {task.format_name!r}; known: {sorted(FORMATS)}")
+    if task.metric not in METRIC_FAMILIES:
+        raise ValueError(f"task {task.name!r}: unknown metric {task.metric!r}; known: {sorted(METRIC_FAMILIES)}")
+    _REGISTRY[task.name] = task
+    return task
+
+
+_MISSING = object()
+
+
+def get(name: str, default: Any = _MISSING) -> Task:
+    _ensure_loaded()
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    if default is _MISSING:
+        raise KeyError(f"unknown task {name!r}; known: {sorted(_REGISTRY)}")
+    return default
+
+
+def names(role: str | None = None) -> list[str]:
+    _ensure_loaded()
+    return sorted(n for n, t in _REGISTRY.items() if role is None or role in t.roles)
+
+
+def all_tasks() -> Sequence[Task]:
+    _ensure_loaded()
+    return list(_REGISTRY.values())
+
+
+_loaded = False
+
+
+def _ensure_loaded() -> None:
+    """Import the modules that register tasks; lazily, so format modules can import this one."""
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        from study.tasks import builtin_tasks  # noqa: F401

@@ -1,0 +1,78 @@
+"""Token tagging (UD-POS, PAN-X/WikiANN, CCG): a label on the first sub-token of each word.
+
+Words are tokenized with `is_split_into_words=True`, so sentencepiece tokenizers see each word with its
+word-start marker, as they do in running text. Only a word's first sub-token carries a label and a
+prediction; its other sub-tokens are ignored by the loss (-100).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from study.tasks.base import Features, Format, Predictions, TokenHead, attention_mask, batches_by_length, encode, pad, take
+
+IGNORE = -100
+
+
+class Tagging(Format):
+    name = "tagging"
+
+    def features(self, examples: Sequence[dict], tokenizer: Any, max_length: int, task, train: bool) -> Features:
+        index = {label: i for i, label in enumerate(task.labels)}
+        enc = tokenizer([list(ex["tokens"]) for ex in examples], is_split_into_words=True, truncation=True, max_length=max_length)
+        input_ids, labels, first = [], [], []
+        for n, ex in enumerate(examples):
+            word_ids = enc.word_ids(n)
+            tags = ex.get("tags") or [None] * len(ex["tokens"])
+            row_labels, row_first, previous = [], [], None
+            for pos, w in enumerate(word_ids):
+                if w is not None and w != previous:
+                    row_labels.append(index.get(tags[w], IGNORE))
+                    row_first.append(pos)
+                else:
+                    row_labels.append(IGNORE)
+                previous = w
+            input_ids.append(enc["input_ids"][n])
+            labels.append(row_labels)
+            first.append(row_first)  # position of each word's first sub-token; words cut by truncation are absent
+        return {"input_ids": input_ids, "labels": labels, "first_token": first}
+
+    def make_head(self, hidden: int, task) -> nn.Module:
+        return TokenHead(hidden, len(task.labels))
+
+    def collate(self, rows: Features, pad_id: int) -> dict[str, torch.Tensor]:
+        ids = pad(rows["input_ids"], pad_id)
+        return {
+            "input_ids": ids,
+            "attention_mask": attention_mask(ids, [len(x) for x in rows["input_ids"]]),
+            "labels": pad(rows["labels"], IGNORE),
+        }
+
+    def logits(self, encoder, head, batch) -> torch.Tensor:
+        return head(encode(encoder, batch["input_ids"], batch["attention_mask"]))
+
+    def loss(self, encoder, head, batch) -> torch.Tensor:
+        logits = self.logits(encoder, head, batch).float()
+        return F.cross_entropy(logits.flatten(0, 1), batch["labels"].flatten(), ignore_index=IGNORE)
+
+    @torch.no_grad()
+    def predict(self, encoder, head, features, examples, task, batch_size, pad_id, layer=None) -> Predictions:
+        # Words cut off by max_length get the task's fallback label ("O" for NER), as they cannot be seen.
+        fallback = "O" if "O" in task.labels else task.labels[0]
+        out: list[Any] = [None] * len(features["input_ids"])
+        lengths = [len(x) for x in features["input_ids"]]
+        for idx in batches_by_length(lengths, batch_size):
+            rows = take(features, idx)
+            best = self.logits(encoder, head, self.collate(rows, pad_id)).argmax(-1)
+            for j, i in enumerate(idx):
+                tags = [task.labels[best[j, p]] for p in rows["first_token"][j]]
+                out[i] = tags + [fallback] * (len(examples[i]["tokens"]) - len(tags))
+        return Predictions(out, sum(lengths))
+
+    def gold(self, examples, task) -> list[Any]:
+        return [list(ex["tags"]) for ex in examples]

@@ -1,0 +1,354 @@
+"""Tiny XLM-R encoders pretrained offline on the built-in benchmark's generated corpus.
+
+`ensure_tiny_model(cfg)` returns a folder that `AutoModel` and `AutoTokenizer` load offline. It is
+built once per configuration fingerprint (SHA-256 of the config and FORMAT_VERSION), under a file
+lock so that two processes never build the same model twice, into a temporary folder that is
+renamed into place only when complete. The tokenizer is shared by every model built from the same
+corpus and is cached under its own fingerprint.
+
+The tokenizer is word level: a Unigram model whose pieces are every word type of the five languages
+(plus single characters as a fallback), scored by corpus frequency. The `tokenizers` Unigram trainer
+drops whole words on a lexicon this small; listing every word as a piece keeps each generated word
+one token, so a tag or a cue word is always exactly one position.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import math
+import os
+import pathlib
+import shutil
+import string
+import time
+import uuid
+from collections import Counter
+
+import numpy as np
+
+from study.tasks.builtin import BUILTIN_LANGUAGES, benchmark
+
+# Bump when the build procedure changes in a way that changes the weights or the files written.
+FORMAT_VERSION = 1
+TOKENIZER_FORMAT_VERSION = 1
+
+SPECIAL_TOKENS: tuple[str, ...] = ("<s>", "<pad>", "</s>", "<unk>")  # ids 0..3, as in XLM-R
+MASK_TOKEN = "<mask>"  # the last id, as in XLM-R
+# Longest input, in tokens, that downstream code may feed (positions beyond `seq_len` exist but
+# are not pretrained). The built-in tasks fit in 64 tokens.
+MAX_LENGTH = 128
+
+
+@dataclasses.dataclass(frozen=True)
+class TinyModelConfig:
+    """Architecture, MLM schedule and data of one tiny encoder. Every field enters the fingerprint."""
+
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 2
+    intermediate_size: int = 256
+    mlm_steps: int = 1000
+    batch_size: int = 128  # sequences per step
+    seq_len: int = 32  # tokens per sequence, <s> and </s> included
+    learning_rate: float = 1e-3  # peak AdamW learning rate
+    warmup_fraction: float = 0.06  # of mlm_steps, linear warmup then linear decay to 0
+    weight_decay: float = 0.01
+    mask_probability: float = 0.15
+    dropout: float = 0.1
+    seed: int = 0  # weights init, masking and batch order
+    benchmark_seed: int = 0  # which generated world the corpus comes from
+    corpus_sentences_per_language: int = 40_000
+
+    def __post_init__(self) -> None:
+        if self.hidden_size % self.num_heads:
+            raise ValueError(f"hidden_size={self.hidden_size} must be divisible by num_heads={self.num_heads}")
+        if not 4 <= self.seq_len <= MAX_LENGTH:
+            raise ValueError(f"seq_len={self.seq_len} must be within [4, {MAX_LENGTH}]")
+        for name in ("mlm_steps", "batch_size", "corpus_sentences_per_language", "num_layers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be at least 1")
+        if not 0.0 < self.mask_probability < 1.0:
+            raise ValueError(f"mask_probability={self.mask_probability} must be in (0, 1)")
+
+    def fingerprint(self) -> str:
+        payload = {"format_version": FORMAT_VERSION, "config": dataclasses.asdict(self)}
+        return _sha256(json.dumps(payload, sort_keys=True))
+
+    def tokenizer_fingerprint(self) -> str:
+        payload = {
+            "format_version": TOKENIZER_FORMAT_VERSION,
+            "benchmark_seed": self.benchmark_seed,
+            "corpus_sentences_per_language": self.corpus_sentences_per_language,
+        }
+        return _sha256(json.dumps(payload, sort_keys=True))
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# The two default sizes. Budget: tokenizer + both builds in about 150 s of wall time on 2 CPU
+# cores. 64-token sequences so that every built-in task input (SQuAD-like contexts are the
+# longest, about 60 tokens) sits on pretrained positions.
+TINY_SIZES: dict[str, TinyModelConfig] = {
+    "tiny": TinyModelConfig(hidden_size=64, num_layers=2, num_heads=2, intermediate_size=256,
+                            mlm_steps=1200, batch_size=64, seq_len=64, learning_rate=2e-3),
+    "small": TinyModelConfig(hidden_size=128, num_layers=3, num_heads=4, intermediate_size=512,
+                             mlm_steps=800, batch_size=64, seq_len=64, learning_rate=1e-3),
+}
+
+
+def default_cache_dir() -> pathlib.Path:
+    """`$XSTUDY_CACHE_DIR/models`, else `~/.cache/xstudy/models`."""
+    root = os.environ.get("XSTUDY_CACHE_DIR")
+    base = pathlib.Path(root) if root else pathlib.Path.home() / ".cache" / "xstudy"
+    return base / "models"
+
+
+# ---------------------------------------------------------------------------------------------
+# Corpus and tokenizer
+
+
+@functools.lru_cache(maxsize=2)
+def _corpus(benchmark_seed: int, per_language: int) -> dict[str, tuple[str, ...]]:
+    bench = benchmark(benchmark_seed)
+    return {lang: tuple(bench.corpus(lang, per_language)) for lang in BUILTIN_LANGUAGES}
+
+
+def build_tokenizer(benchmark_seed: int = 0, corpus_sentences_per_language: int = 40_000):
+    """A word-level Unigram `tokenizers.Tokenizer` over the generated corpus, wrapped as XLM-R's fast tokenizer."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import XLMRobertaTokenizerFast
+
+    bench = benchmark(benchmark_seed)
+    counts: Counter[str] = Counter()
+    for sentences in _corpus(benchmark_seed, corpus_sentences_per_language).values():
+        for sentence in sentences:
+            counts.update(sentence.split())
+    # Every word a task can produce is a piece, even if the sampled corpus missed it.
+    words = set(counts)
+    for lang in BUILTIN_LANGUAGES:
+        words |= bench.vocabulary(lang)
+    total = sum(counts.values()) + len(words)
+    # Log-probabilities with add-one smoothing; a piece that is a whole word always outscores its
+    # spelling in characters (each character costs far more than any word).
+    word_pieces = sorted(((f"\u2581{w}", math.log((counts[w] + 1) / total)) for w in words),
+                         key=lambda p: (-p[1], p[0]))
+    floor = min(score for _, score in word_pieces) - 10.0
+    alphabet = sorted(set(string.ascii_letters + string.digits + string.punctuation) | {c for w in words for c in w})
+    char_pieces = [("\u2581", floor)] + [(c, floor) for c in alphabet]
+    seen: set[str] = set()
+    vocab = []
+    for piece, score in [(t, 0.0) for t in SPECIAL_TOKENS] + word_pieces + char_pieces + [(MASK_TOKEN, 0.0)]:
+        if piece not in seen:  # a one-letter word and its character never collide ("▁a" vs "a")
+            seen.add(piece)
+            vocab.append((piece, score))
+    unk_id = SPECIAL_TOKENS.index("<unk>")
+    tok = Tokenizer(models.Unigram(vocab, unk_id=unk_id, byte_fallback=False))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always")
+    tok.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="always")
+    bos, eos = SPECIAL_TOKENS.index("<s>"), SPECIAL_TOKENS.index("</s>")
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", bos), ("</s>", eos)]
+    )
+    return XLMRobertaTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", sep_token="</s>", cls_token="<s>",
+        unk_token="<unk>", pad_token="<pad>", mask_token=MASK_TOKEN, model_max_length=MAX_LENGTH,
+    )
+
+
+def ensure_tokenizer(cfg: TinyModelConfig, cache_dir: pathlib.Path | None = None) -> pathlib.Path:
+    """The folder of the tokenizer `cfg` uses, built on first use."""
+    cache_dir = pathlib.Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    name = f"tokenizer-{cfg.tokenizer_fingerprint()[:16]}"
+
+    def build(tmp: pathlib.Path) -> None:
+        start = time.perf_counter()
+        tokenizer = build_tokenizer(cfg.benchmark_seed, cfg.corpus_sentences_per_language)
+        tokenizer.save_pretrained(tmp)
+        info = {"benchmark_seed": cfg.benchmark_seed,
+                "corpus_sentences_per_language": cfg.corpus_sentences_per_language,
+                "fingerprint": cfg.tokenizer_fingerprint(), "format_version": TOKENIZER_FORMAT_VERSION,
+                "vocab_size": len(tokenizer), "wall_seconds": round(time.perf_counter() - start, 3)}
+        (tmp / "tokenizer_build.json").write_text(json.dumps(info, indent=2) + "\n")
+
+    return _build_once(cache_dir, name, "tokenizer_build.json", build)
+
+
+# ---------------------------------------------------------------------------------------------
+# Build-once machinery
+
+
+def _build_once(cache_dir: pathlib.Path, name: str, marker: str, build) -> pathlib.Path:
+    """Return cache_dir/name, calling build(tmp) first unless it already exists.
+
+    `marker` is the file the build writes last; a folder without it is never returned. The build
+    happens in a sibling temporary folder renamed into place, under a lock so that a second process
+    waits and then finds the finished folder.
+    """
+    from filelock import FileLock
+
+    final = cache_dir / name
+    if (final / marker).is_file():
+        return final
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(cache_dir / f"{name}.lock")):
+        if (final / marker).is_file():
+            return final
+        tmp = cache_dir / f".{name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        try:
+            build(tmp)
+            if final.exists():  # an interrupted older build without its marker
+                shutil.rmtree(final)
+            os.rename(tmp, final)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+# ---------------------------------------------------------------------------------------------
+# MLM pretraining
+
+
+def _token_stream(tokenizer, cfg: TinyModelConfig) -> np.ndarray:
+    """The corpus as fixed-length rows: per language, sentences joined by </s> into one stream and
+    cut into `seq_len - 2` token chunks, each wrapped in <s> ... </s> (RoBERTa's FULL-SENTENCES
+    packing: no padding, so every position is trained). Rows of all languages are mixed."""
+    eos = tokenizer.eos_token_id
+    bos = tokenizer.bos_token_id
+    body = cfg.seq_len - 2
+    rows = []
+    for lang, sentences in _corpus(cfg.benchmark_seed, cfg.corpus_sentences_per_language).items():
+        encoded = tokenizer.backend_tokenizer.encode_batch_fast(list(sentences), add_special_tokens=False)
+        stream = np.fromiter((t for e in encoded for t in (*e.ids, eos)), dtype=np.int64)
+        n = len(stream) // body
+        chunks = stream[: n * body].reshape(n, body)
+        rows.append(np.concatenate([np.full((n, 1), bos), chunks, np.full((n, 1), eos)], axis=1))
+    return np.concatenate(rows)
+
+
+def _mask(batch, special_ids, vocab_size: int, mask_id: int, first_word_id: int, p: float, generator):
+    """BERT masking: choose p of the non-special positions; of those 80% -> <mask>, 10% -> a random
+    word, 10% unchanged. Returns (inputs, positions chosen, their original ids)."""
+    import torch
+
+    special = torch.isin(batch, special_ids)
+    chosen = (torch.rand(batch.shape, generator=generator) < p) & ~special
+    targets = batch[chosen]
+    inputs = batch.clone()
+    roll = torch.rand(batch.shape, generator=generator)
+    inputs[chosen & (roll < 0.8)] = mask_id
+    random_pos = chosen & (roll >= 0.8) & (roll < 0.9)
+    inputs[random_pos] = torch.randint(first_word_id, vocab_size - 1, (int(random_pos.sum()),), generator=generator)
+    return inputs, chosen, targets
+
+
+def pretrain(cfg: TinyModelConfig, tokenizer, out_dir: pathlib.Path) -> dict:
+    """Run MLM pretraining for `cfg` and save the model (safetensors) to `out_dir`; returns stats."""
+    import torch
+    from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
+
+    start = time.perf_counter()
+    torch.manual_seed(cfg.seed)
+    rows = torch.from_numpy(_token_stream(tokenizer, cfg))
+    vocab_size = len(tokenizer)
+    config = XLMRobertaConfig(
+        vocab_size=vocab_size, hidden_size=cfg.hidden_size, num_hidden_layers=cfg.num_layers,
+        num_attention_heads=cfg.num_heads, intermediate_size=cfg.intermediate_size,
+        hidden_dropout_prob=cfg.dropout, attention_probs_dropout_prob=cfg.dropout,
+        # RoBERTa positions start after the padding index (1): two extra slots.
+        max_position_embeddings=MAX_LENGTH + 2, type_vocab_size=1,
+        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id, layer_norm_eps=1e-5,
+    )
+    model = XLMRobertaForMaskedLM(config)
+    model.train()
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "LayerNorm" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "LayerNorm" not in n)]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}],
+                                  lr=cfg.learning_rate, betas=(0.9, 0.98), eps=1e-6)
+    warmup = max(1, round(cfg.warmup_fraction * cfg.mlm_steps))
+
+    def lr_factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (cfg.mlm_steps - step) / max(1, cfg.mlm_steps - warmup))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    special_ids = torch.tensor(sorted(set(tokenizer.all_special_ids)))
+    first_word_id = len(SPECIAL_TOKENS)
+    order = torch.randperm(len(rows), generator=generator)
+    cursor, losses = 0, []
+    for step in range(cfg.mlm_steps):
+        if cursor + cfg.batch_size > len(order):  # next epoch over the corpus, reshuffled
+            order, cursor = torch.randperm(len(rows), generator=generator), 0
+        batch = rows[order[cursor: cursor + cfg.batch_size]]
+        cursor += cfg.batch_size
+        inputs, chosen, targets = _mask(batch, special_ids, vocab_size, tokenizer.mask_token_id,
+                                        first_word_id, cfg.mask_probability, generator)
+        hidden = model.roberta(input_ids=inputs).last_hidden_state
+        # The vocabulary projection only where a prediction is scored: ~15% of the positions.
+        logits = model.lm_head(hidden[chosen])
+        loss = torch.nn.functional.cross_entropy(logits, targets)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        losses.append(loss.item())
+    train_seconds = time.perf_counter() - start
+    model.eval()
+    model.save_pretrained(out_dir)  # safetensors; AutoModel loads the encoder, ignoring lm_head
+    tail = losses[-min(50, len(losses)):]
+    return {
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "parameters_without_embeddings": sum(p.numel() for n, p in model.named_parameters()
+                                             if "embeddings" not in n and "lm_head" not in n),
+        "final_mlm_loss": round(float(np.mean(tail)), 4),  # mean of the last 50 steps, nats/token
+        "initial_mlm_loss": round(float(np.mean(losses[:10])), 4),
+        "loss_curve": [round(float(np.mean(losses[i: i + 50])), 4) for i in range(0, len(losses), 50)],
+        "train_seconds": round(train_seconds, 2),
+        "steps_per_second": round(cfg.mlm_steps / train_seconds, 2),
+        "tokens_seen": cfg.mlm_steps * cfg.batch_size * cfg.seq_len,
+        "corpus_rows": len(rows),
+    }
+
+
+def ensure_tiny_model(cfg: TinyModelConfig, cache_dir: pathlib.Path | None = None) -> pathlib.Path:
+    """Folder of the pretrained tiny encoder for `cfg` (model + tokenizer + pretrain.json), built once."""
+    cache_dir = pathlib.Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    fingerprint = cfg.fingerprint()
+    name = f"xlmr-h{cfg.hidden_size}-l{cfg.num_layers}-{fingerprint[:16]}"
+
+    def build(tmp: pathlib.Path) -> None:
+        import torch
+        import transformers
+        from transformers import AutoTokenizer
+
+        start = time.perf_counter()
+        tokenizer_dir = ensure_tokenizer(cfg, cache_dir)
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+        stats = pretrain(cfg, tokenizer, tmp)
+        tokenizer.save_pretrained(tmp)
+        info = {
+            "config": dataclasses.asdict(cfg),
+            "fingerprint": fingerprint,
+            "format_version": FORMAT_VERSION,
+            "tokenizer_fingerprint": cfg.tokenizer_fingerprint(),
+            "vocab_size": len(tokenizer),
+            **stats,
+            "wall_seconds": round(time.perf_counter() - start, 2),
+            "torch_version": torch.__version__,
+            "transformers_version": transformers.__version__,
+            "torch_threads": torch.get_num_threads(),
+        }
+        (tmp / "pretrain.json").write_text(json.dumps(info, indent=2) + "\n")
+
+    return _build_once(cache_dir, name, "pretrain.json", build)

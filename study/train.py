@@ -1,0 +1,160 @@
+"""Training loops: a resumable data stream, intermediate training, cooldown branches, target fine-tuning.
+
+The loop is plain PyTorch so that its step costs what the model costs: no callbacks or logging on the
+hot path, padding only to each batch's longest sequence, and token counts taken from the masks.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from study.tasks.base import Features, Format, take
+
+
+@dataclass
+class StreamState:
+    """Where a data stream is: epoch and position within that epoch's permutation (JSON-serialisable)."""
+
+    seed: int
+    epoch: int = 0
+    position: int = 0
+
+
+class DataStream:
+    """Batches drawn without replacement from a seeded permutation per epoch; resumable from its state."""
+
+    def __init__(self, features: Features, batch_size: int, state: StreamState):
+        self.features = features
+        self.n = len(features["input_ids"])
+        if self.n == 0:
+            raise ValueError("cannot train on an empty set of features")
+        self.batch_size = batch_size
+        self.state = state
+        self._perm = self._permutation(state.epoch)
+
+    def _permutation(self, epoch: int) -> list[int]:
+        g = torch.Generator().manual_seed(self.state.seed * 100_003 + epoch)
+        return torch.randperm(self.n, generator=g).tolist()
+
+    def next_indices(self) -> list[int]:
+        out: list[int] = []
+        while len(out) < self.batch_size:
+            if self.state.position >= self.n:
+                self.state.epoch += 1
+                self.state.position = 0
+                self._perm = self._permutation(self.state.epoch)
+            take_n = min(self.batch_size - len(out), self.n - self.state.position)
+            out.extend(self._perm[self.state.position : self.state.position + take_n])
+            self.state.position += take_n
+        return out
+
+    def next_batch(self, fmt: Format, pad_id: int) -> dict[str, torch.Tensor]:
+        return fmt.collate(take(self.features, self.next_indices()), pad_id)
+
+
+@dataclass
+class Cost:
+    """What a phase spent: optimizer steps, examples, non-padding tokens, wall seconds."""
+
+    steps: int = 0
+    examples: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+
+    def add(self, other: Cost) -> None:
+        self.steps += other.steps
+        self.examples += other.examples
+        self.tokens += other.tokens
+        self.seconds += other.seconds
+
+
+def batch_tokens(batch: dict[str, torch.Tensor]) -> int:
+    return int(batch["attention_mask"].sum())
+
+
+def batch_examples(batch: dict[str, torch.Tensor]) -> int:
+    return len(batch["label"]) if "label" in batch else int(batch["input_ids"].shape[0])
+
+
+@dataclass
+class Phase:
+    """One optimizer over (encoder, head) with a learning-rate schedule given as a function of the step."""
+
+    encoder: nn.Module
+    head: nn.Module
+    fmt: Format
+    stream: DataStream
+    optimizer: torch.optim.Optimizer
+    lr_at: Any  # step (0-based) -> learning rate
+    max_grad_norm: float
+    pad_id: int
+    device: torch.device
+    autocast: Any
+    step: int = 0
+    losses: list[float] = field(default_factory=list)
+
+    def run(self, n_steps: int) -> Cost:
+        cost = Cost()
+        start = time.perf_counter()
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        self.encoder.train()
+        self.head.train()
+        for _ in range(n_steps):
+            batch = {k: v.to(self.device) for k, v in self.stream.next_batch(self.fmt, self.pad_id).items()}
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.lr_at(self.step)
+            with self.autocast:
+                loss = self.fmt.loss(self.encoder, self.head, batch)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss is {float(loss)} at step {self.step}")
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
+            self.optimizer.step()
+            self.step += 1
+            cost.steps += 1
+            cost.examples += batch_examples(batch)
+            cost.tokens += batch_tokens(batch)
+            self.losses.append(float(loss))
+        cost.seconds = time.perf_counter() - start
+        return cost
+
+
+def adamw(encoder: nn.Module, head: nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    # No weight decay on biases and LayerNorm weights, as in BERT/RoBERTa fine-tuning.
+    decay, no_decay = [], []
+    for module in (encoder, head):
+        for name, p in module.named_parameters():
+            if p.requires_grad:
+                (no_decay if p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(p)
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=lr
+    )
+
+
+def warmup_stable(lr: float, warmup: int):
+    """Warmup-stable: linear warmup, then constant; the trunk of a warmup-stable-decay schedule."""
+    return lambda step: lr * min(1.0, (step + 1) / warmup) if warmup > 0 else lr
+
+
+def linear_decay_from(lr: float, start: int, length: int):
+    """Cooldown: from `lr` at `start` linearly to zero over `length` steps."""
+    return lambda step: lr * max(0.0, 1.0 - (step - start + 1) / max(1, length))
+
+
+def warmup_linear(lr: float, total: int, warmup_ratio: float):
+    """Linear warmup then linear decay to zero at `total` steps: the classic fine-tuning schedule."""
+    warmup = int(math.ceil(total * warmup_ratio))
+
+    def at(step: int) -> float:
+        if step < warmup:
+            return lr * (step + 1) / warmup
+        return lr * max(0.0, (total - step) / max(1, total - warmup))
+
+    return at

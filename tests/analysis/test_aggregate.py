@@ -1,0 +1,107 @@
+import math
+
+import pandas as pd
+import pytest
+
+from analysis.aggregate import COST_COLUMNS, MILESTONE_KEYS, TASK_KEYS, dev_signal, overall_scores, task_scores
+
+
+def _level(model: str, steps: int, seed: int) -> float:
+    """The base score that `small_study` gives a (model, milestone, seed)."""
+    return 50.0 + {"small": 0.0, "large": 10.0}[model] + {0: 0.0, 100: 2.0, 1000: 3.0}[steps] + seed
+
+
+def test_task_scores_are_unweighted_means_over_languages_with_english(small_study):
+    scores = task_scores(small_study)
+    assert list(scores.columns) == [*TASK_KEYS, "score", "n_languages", "higher_is_better", *COST_COLUMNS]
+    assert len(scores) == 2 * 3 * 3 * 2  # sizes x seeds x milestones x tasks
+    row = scores.set_index(["model", "seed", "intermediate_steps", "target_task"]).loc[("large", 2, 100, "xnli")]
+    assert row["score"] == pytest.approx(_level("large", 100, 2) + 5)  # mean of en = level + 10 and de = level
+    assert row["n_languages"] == 2
+    assert row["intermediate_task"] == "mnli"
+    assert row["intermediate_tokens"] == 100 * 32 * 128
+    assert row["intermediate_flops"] == pytest.approx(6.0 * 3_500_000_000 * 100 * 32 * 128)
+
+
+def test_task_scores_language_selection(small_study):
+    key = ["model", "seed", "intermediate_steps", "target_task"]
+    without_english = task_scores(small_study, exclude_english=True).set_index(key)
+    assert without_english.loc[("small", 0, 0, "xquad"), "score"] == pytest.approx(45.0)
+    assert (without_english["n_languages"] == 1).all()
+    only_english = task_scores(small_study, languages=["en"]).set_index(key)
+    assert only_english.loc[("small", 0, 0, "xquad"), "score"] == pytest.approx(55.0)
+    # exclude_english wins over a language list that names English
+    assert task_scores(small_study, languages=["en"], exclude_english=True).empty
+
+
+def test_each_task_weighs_the_same_in_the_overall_whatever_its_languages(make_results, make_scores):
+    rows = make_scores({"xnli": {"en": 90.0, "de": 80.0, "fr": 70.0, "sw": 60.0}, "pawsx": {"en": 40.0}})
+    overall = overall_scores(make_results(rows))
+    assert len(overall) == 1
+    # (mean(90, 80, 70, 60) + 40) / 2 = (75 + 40) / 2; a pooled mean over the 5 languages would give 68
+    assert overall["score"].iloc[0] == pytest.approx(57.5)
+    assert overall["n_tasks"].iloc[0] == 2
+
+
+def test_overall_scores_mean_over_tasks_with_costs(small_study):
+    overall = overall_scores(small_study)
+    assert list(overall.columns) == [*MILESTONE_KEYS, "score", "n_tasks", "higher_is_better", *COST_COLUMNS]
+    assert len(overall) == 2 * 3 * 3
+    for row in overall.itertuples():
+        # xnli = level + 5 and xquad = level, so the overall is level + 2.5
+        assert row.score == pytest.approx(_level(row.model, row.intermediate_steps, row.seed) + 2.5)
+        assert row.n_tasks == 2
+        assert row.intermediate_seconds == pytest.approx(0.1 * row.intermediate_steps)
+    only_xquad = overall_scores(small_study, tasks=["xquad"])
+    assert (only_xquad["n_tasks"] == 1).all()
+    assert only_xquad["score"].tolist() == pytest.approx((overall["score"] - 2.5).tolist())
+
+
+def test_dev_signal_uses_english_dev_rows_only(small_study, make_results):
+    stray = make_results([{"split": "dev", "language": "de", "value": 0.0, "target_task": "xnli"}])
+    dev = dev_signal(pd.concat([small_study, stray], ignore_index=True))
+    assert len(dev) == 2 * 3 * 3
+    for row in dev.itertuples():
+        # English dev: xnli = level + 20, xquad = level + 15
+        assert row.score == pytest.approx(_level(row.model, row.intermediate_steps, row.seed) + 17.5)
+
+
+def test_another_metric_can_replace_the_score_per_task(make_results, make_scores):
+    rows = make_scores({"xquad": {"en": 70.0, "de": 50.0}, "xnli": {"en": 80.0}})
+    rows += make_scores({"xquad": {"en": 80.0, "de": 60.0}}, metric="f1")
+    scores = task_scores(make_results(rows), metrics={"xquad": "f1"}).set_index("target_task")["score"]
+    assert scores["xquad"] == pytest.approx(70.0)  # mean of the F1 rows, not of the (EM + F1) / 2 rows
+    assert scores["xnli"] == pytest.approx(80.0)  # tasks not named keep the official score
+
+
+def test_a_missing_value_makes_the_score_missing(make_results, make_scores):
+    rows = make_scores({"xnli": {"en": 80.0, "de": float("nan")}, "pawsx": {"en": 60.0}})
+    scores = task_scores(make_results(rows)).set_index("target_task")["score"]
+    assert math.isnan(scores["xnli"])
+    assert scores["pawsx"] == pytest.approx(60.0)
+    assert math.isnan(overall_scores(make_results(rows))["score"].iloc[0])
+
+
+def test_a_language_reported_twice_is_an_error(make_results, make_scores):
+    rows = make_scores({"xnli": {"en": 80.0, "de": 70.0}}) + make_scores({"xnli": {"de": 72.0}})
+    with pytest.raises(ValueError, match="language='de'"):
+        task_scores(make_results(rows))
+
+
+def test_mixed_directions_are_an_error(make_results, make_scores):
+    rows = make_scores({"xnli": {"en": 80.0}}) + make_scores({"xnli": {"de": 70.0}}, higher_is_better=False)
+    with pytest.raises(ValueError, match="higher_is_better"):
+        task_scores(make_results(rows))
+
+
+def test_missing_columns_are_named(small_study):
+    with pytest.raises(ValueError, match="language"):
+        task_scores(small_study.drop(columns=["language"]))
+
+
+def test_an_empty_table_gives_empty_tables_with_the_columns(small_study):
+    empty = small_study.iloc[:0]
+    assert task_scores(empty).empty
+    overall = overall_scores(empty)
+    assert overall.empty
+    assert {"score", "n_tasks", *MILESTONE_KEYS} <= set(overall.columns)

@@ -1,0 +1,110 @@
+"""The spec schema: valid specs load, and every kind of bad spec names its field and rule."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from study.spec import SpecError, field_path, load_spec, parse_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+SPECS = sorted((ROOT / "search_spaces").glob("*.yaml"))
+
+BASE = {
+    "study": {"name": "t", "storage": "/tmp/x"},
+    "models": [
+        {"name": "a", "source": {"builtin": "tiny"}, "steps": [0, 10, 20]},
+        {"name": "b", "source": {"hub": "FacebookAI/xlm-roberta-large"}, "steps": [0, 100]},
+    ],
+    "intermediate_tasks": ["none", "builtin_nli"],
+    "target_tasks": ["builtin_pos", {"task": "builtin_xnli", "languages": ["en"]}],
+    "hyperparameters": {"intermediate_lr": {"loguniform": [1e-5, 1e-3]}, "target_lr": {"choice": [1e-4, 3e-4]}},
+}
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.name for p in SPECS])
+def test_every_search_space_validates(path):
+    spec = load_spec(path)
+    assert spec.models and spec.targets
+    assert path.read_text().startswith("# xstudy run search_spaces/"), "each spec starts with the command that runs it"
+
+
+def test_valid_spec_and_derived_views():
+    spec = parse_spec(BASE)
+    assert spec.model("a").milestones == [0, 10, 20]
+    assert spec.intermediate[0] == "none"
+    assert [t.task for t in spec.targets] == ["builtin_pos", "builtin_xnli"]
+    assert spec.targets[1].languages == ["en"]
+
+
+def test_baseline_is_always_a_milestone_and_none_always_a_task():
+    data = copy.deepcopy(BASE)
+    data["models"][0]["steps"] = [10, 20]
+    data["intermediate_tasks"] = ["builtin_nli"]
+    spec = parse_spec(data)
+    assert spec.model("a").milestones == [0, 10, 20]
+    assert spec.intermediate == ["none", "builtin_nli"]
+
+
+def _errors(mutate) -> dict[str, str]:
+    data = copy.deepcopy(BASE)
+    mutate(data)
+    with pytest.raises(SpecError) as info:
+        parse_spec(data)
+    return dict(info.value.errors)
+
+
+CASES = [
+    ("typo'd key", lambda d: d["models"][1].update(batchsize=8), "models[1].batchsize", "unknown key"),
+    ("wrong type", lambda d: d["models"][0].update(max_length="long"), "models[0].max_length", "integer"),
+    ("empty grid", lambda d: d["models"][1].update(steps=[]), "models[1].steps", "empty"),
+    ("unsorted grid", lambda d: d["models"][1].update(steps=[100, 10]), "models[1].steps", "strictly increasing"),
+    ("negative step", lambda d: d["models"][0].update(steps=[-1, 5]), "models[0].steps", ">= 0"),
+    ("duplicate model", lambda d: d["models"][1].update(name="a"), "(top level)", "duplicate model name"),
+    ("unknown task", lambda d: d["intermediate_tasks"].append("mnli_typo"), "intermediate_tasks[2]", "unknown task"),
+    ("target as intermediate", lambda d: d["intermediate_tasks"].append("builtin_pos"), "intermediate_tasks[2]", "not an intermediate task"),
+    ("unknown language", lambda d: d["target_tasks"][1].update(languages=["zz"]), "target_tasks[1].languages", "no language 'zz'"),
+    ("unknown builtin size", lambda d: d["models"][0].update(source={"builtin": "huge"}), "models[0].source.builtin", "unknown built-in size"),
+    ("bad source", lambda d: d["models"][0].update(source={"url": "x"}), "models[0].source", "unknown key"),
+    ("unknown hyperparameter", lambda d: d["hyperparameters"].update(lr=1), "hyperparameters", "unknown hyperparameter"),
+    ("bad loguniform", lambda d: d["hyperparameters"].update(intermediate_lr={"loguniform": [1e-3, 1e-5]}), "hyperparameters.intermediate_lr", "low < high"),
+    ("asha signal", lambda d: d.update(asha={"signal": "task:builtin_tatoeba"}), "(top level)", "not a target task"),
+    ("missing name", lambda d: d["study"].pop("name"), "study.name", "Field required"),
+    ("bad name", lambda d: d["study"].update(name="a b"), "study.name", "pattern"),
+    ("duplicate seeds", lambda d: d.update(seeds=[1, 1]), "seeds", "unique"),
+]
+
+
+@pytest.mark.parametrize("what,mutate,path,rule", CASES, ids=[c[0] for c in CASES])
+def test_bad_specs_name_field_and_rule(what, mutate, path, rule):
+    errors = _errors(mutate)
+    assert path in errors, errors
+    assert rule in errors[path], errors
+
+
+def test_load_spec_reports_yaml_line(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("study:\n  name: x\n models: [\n")
+    with pytest.raises(SpecError) as info:
+        load_spec(p)
+    (where, rule), = info.value.errors
+    assert where.startswith("line ") and "YAML" in rule
+
+
+def test_load_spec_missing_file(tmp_path):
+    with pytest.raises(SpecError, match="no such file"):
+        load_spec(tmp_path / "nope.yaml")
+
+
+def test_field_path_format():
+    assert field_path(("models", 1, "steps")) == "models[1].steps"
+    assert field_path(("models", 0, "source", "BuiltinSource", "builtin")) == "models[0].source.builtin"
+
+
+def test_yaml_roundtrip_of_base(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump(BASE))
+    assert load_spec(p).study.name == "t"
