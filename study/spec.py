@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
@@ -44,6 +44,22 @@ class PathSource(Strict):
     trust_remote_code: bool = False
 
 
+def _source_kind(value: Any) -> str | None:
+    keys = set(value) if isinstance(value, dict) else {type(value).__name__}
+    kinds = [k for k in ("builtin", "hub", "path") if k in keys or f"{k.capitalize()}Source" in keys]
+    return kinds[0] if len(kinds) == 1 else None
+
+
+Source = Annotated[
+    Annotated[BuiltinSource, Tag("builtin")] | Annotated[HubSource, Tag("hub")] | Annotated[PathSource, Tag("path")],
+    Discriminator(
+        _source_kind,
+        custom_error_type="source_kind",
+        custom_error_message="a model source needs exactly one of the keys 'builtin', 'hub' or 'path'",
+    ),
+]
+
+
 class Resources(Strict):
     """What one trial asks Ray for. Fractions let several small trials share a CPU or a GPU."""
 
@@ -54,7 +70,7 @@ class Resources(Strict):
 
 class ModelSpec(Strict):
     name: str = Field(pattern=NAME_RE)
-    source: BuiltinSource | HubSource | PathSource
+    source: Source
     resources: Resources = Resources()
     batch_size: int = Field(32, ge=1, description="intermediate-training batch size, in examples")
     max_length: int = Field(128, ge=8, description="tokens per sequence")
@@ -147,7 +163,28 @@ class Uniform(Strict):
         return v
 
 
-HyperParam = Annotated[float | int | str | Choice | Grid | LogUniform | Uniform, Field(union_mode="left_to_right")]
+def _hp_kind(value: Any) -> str | None:
+    if isinstance(value, BaseModel):
+        return type(value).__name__.lower()
+    if not isinstance(value, dict):
+        return "constant"
+    kinds = [k for k in ("choice", "grid", "loguniform", "uniform") if k in value]
+    return kinds[0] if len(kinds) == 1 else None
+
+
+HyperParam = Annotated[
+    Annotated[float | int | str, Tag("constant")]
+    | Annotated[Choice, Tag("choice")]
+    | Annotated[Grid, Tag("grid")]
+    | Annotated[LogUniform, Tag("loguniform")]
+    | Annotated[Uniform, Tag("uniform")],
+    Discriminator(
+        _hp_kind,
+        custom_error_type="hyperparameter_kind",
+        custom_error_message="a hyperparameter is a constant or a mapping with exactly one of the keys "
+        "'choice', 'grid', 'loguniform' or 'uniform'",
+    ),
+]
 
 
 class AshaSpec(Strict):
@@ -258,12 +295,16 @@ class SpecError(Exception):
 def field_path(loc: tuple[Any, ...]) -> str:
     """('models', 1, 'steps') -> 'models[1].steps'; pydantic's union-member tags are dropped."""
     out = ""
-    for part in loc:
+    for i, part in enumerate(loc):
         if isinstance(part, int):
             out += f"[{part}]"
-        elif isinstance(part, str) and (part[:1].isupper() or "[" in part or part in _UNION_TAGS):
-            continue  # a union member's class name or tag, e.g. 'BuiltinSource', 'float', 'function-after[...]'
-        else:
+            continue
+        is_member_tag = (
+            part[:1].isupper() or "[" in part or part in _UNION_TAGS
+            or (i > 0 and loc[i - 1] == "source" and part in ("builtin", "hub", "path"))
+            or (i > 1 and loc[i - 2] == "hyperparameters" and part in ("constant", "choice", "grid", "loguniform", "uniform"))
+        )
+        if not is_member_tag:
             out += f".{part}" if out else part
     return out or "(top level)"
 

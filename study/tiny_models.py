@@ -29,7 +29,7 @@ from collections import Counter
 
 import numpy as np
 
-from study.tasks.builtin import BUILTIN_LANGUAGES, benchmark
+from study.tasks.builtin import BUILTIN_LANGUAGES, CODE_SWITCH_RATE, CODE_SWITCH_WORD_RATE, benchmark
 
 # Bump when the build procedure changes in a way that changes the weights or the files written.
 FORMAT_VERSION = 1
@@ -61,6 +61,8 @@ class TinyModelConfig:
     seed: int = 0  # weights init, masking and batch order
     benchmark_seed: int = 0  # which generated world the corpus comes from
     corpus_sentences_per_language: int = 40_000
+    code_switch_rate: float = CODE_SWITCH_RATE  # share of corpus sentences that are code-switched
+    code_switch_word_rate: float = CODE_SWITCH_WORD_RATE  # share of words switched in those
 
     def __post_init__(self) -> None:
         if self.hidden_size % self.num_heads:
@@ -113,9 +115,12 @@ def default_cache_dir() -> pathlib.Path:
 
 
 @functools.lru_cache(maxsize=2)
-def _corpus(benchmark_seed: int, per_language: int) -> dict[str, tuple[str, ...]]:
+def _corpus(benchmark_seed: int, per_language: int, code_switch_rate: float,
+            code_switch_word_rate: float) -> dict[str, tuple[str, ...]]:
     bench = benchmark(benchmark_seed)
-    return {lang: tuple(bench.corpus(lang, per_language)) for lang in BUILTIN_LANGUAGES}
+    return {lang: tuple(bench.corpus(lang, per_language, code_switch_rate=code_switch_rate,
+                                     code_switch_word_rate=code_switch_word_rate))
+            for lang in BUILTIN_LANGUAGES}
 
 
 def build_tokenizer(benchmark_seed: int = 0, corpus_sentences_per_language: int = 40_000):
@@ -125,7 +130,9 @@ def build_tokenizer(benchmark_seed: int = 0, corpus_sentences_per_language: int 
 
     bench = benchmark(benchmark_seed)
     counts: Counter[str] = Counter()
-    for sentences in _corpus(benchmark_seed, corpus_sentences_per_language).values():
+    # The vocabulary does not depend on code-switching (every word type is a piece anyway), only
+    # the scores do, slightly: count on the monolingual corpus so all models share one tokenizer.
+    for sentences in _corpus(benchmark_seed, corpus_sentences_per_language, 0.0, 0.0).values():
         for sentence in sentences:
             counts.update(sentence.split())
     # Every word a task can produce is a piece, even if the sampled corpus missed it.
@@ -223,7 +230,8 @@ def _token_stream(tokenizer, cfg: TinyModelConfig) -> np.ndarray:
     bos = tokenizer.bos_token_id
     body = cfg.seq_len - 2
     rows = []
-    for lang, sentences in _corpus(cfg.benchmark_seed, cfg.corpus_sentences_per_language).items():
+    for lang, sentences in _corpus(cfg.benchmark_seed, cfg.corpus_sentences_per_language,
+                                   cfg.code_switch_rate, cfg.code_switch_word_rate).items():
         encoded = tokenizer.backend_tokenizer.encode_batch_fast(list(sentences), add_special_tokens=False)
         stream = np.fromiter((t for e in encoded for t in (*e.ids, eos)), dtype=np.int64)
         n = len(stream) // body

@@ -121,7 +121,7 @@ class Phase:
             cost.steps += 1
             cost.examples += batch_examples(batch)
             cost.tokens += batch_tokens(batch)
-            self.losses.append(float(loss))
+            self.losses.append(float(loss.detach()))
         cost.seconds = time.perf_counter() - start
         return cost
 

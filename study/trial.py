@@ -82,8 +82,9 @@ class Trial:
 
     # ------------------------------------------------------------------------------------------- setup
     def setup(self, checkpoint: Path | None) -> None:
-        seed_everything(self.seed)
-        self.encoder: Encoder = load_encoder(self.model_spec)
+        # Building a built-in model (first use on a machine) draws random numbers of its own.
+        with torch.random.fork_rng(devices=[]):
+            self.encoder: Encoder = load_encoder(self.model_spec)
         self.encoder.module.to(self.device)
         self.pad_id = self.encoder.tokenizer.pad_token_id
         self.hidden = self.encoder.module.config.hidden_size
@@ -93,6 +94,7 @@ class Trial:
             task = registry.get(self.task_name)
             train = self._split(task.name, "train", task.train_language, train=True)
             self.intermediate_dev = self._split(task.name, "dev", task.train_language, train=False)
+            seed_everything(self.seed)
             head = task.format.make_head(self.hidden, task).to(self.device)
             optimizer = adamw(self.encoder.module, head, self.hp["intermediate_lr"], self.hp["weight_decay"])
             self.phase = Phase(
@@ -103,6 +105,8 @@ class Trial:
                 max_grad_norm=self.spec.intermediate_training.max_grad_norm, pad_id=self.pad_id,
                 device=self.device, autocast=self.autocast,
             )
+        else:
+            seed_everything(self.seed)
         if checkpoint is not None:
             self._restore(checkpoint)
 

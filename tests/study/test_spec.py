@@ -68,9 +68,9 @@ CASES = [
     ("target as intermediate", lambda d: d["intermediate_tasks"].append("builtin_pos"), "intermediate_tasks[2]", "not an intermediate task"),
     ("unknown language", lambda d: d["target_tasks"][1].update(languages=["zz"]), "target_tasks[1].languages", "no language 'zz'"),
     ("unknown builtin size", lambda d: d["models"][0].update(source={"builtin": "huge"}), "models[0].source.builtin", "unknown built-in size"),
-    ("bad source", lambda d: d["models"][0].update(source={"url": "x"}), "models[0].source", "unknown key"),
+    ("bad source", lambda d: d["models"][0].update(source={"url": "x"}), "models[0].source", "exactly one of the keys"),
     ("unknown hyperparameter", lambda d: d["hyperparameters"].update(lr=1), "hyperparameters", "unknown hyperparameter"),
-    ("bad loguniform", lambda d: d["hyperparameters"].update(intermediate_lr={"loguniform": [1e-3, 1e-5]}), "hyperparameters.intermediate_lr", "low < high"),
+    ("bad loguniform", lambda d: d["hyperparameters"].update(intermediate_lr={"loguniform": [1e-3, 1e-5]}), "hyperparameters.intermediate_lr.loguniform", "low < high"),
     ("asha signal", lambda d: d.update(asha={"signal": "task:builtin_tatoeba"}), "(top level)", "not a target task"),
     ("missing name", lambda d: d["study"].pop("name"), "study.name", "Field required"),
     ("bad name", lambda d: d["study"].update(name="a b"), "study.name", "pattern"),
@@ -108,3 +108,10 @@ def test_yaml_roundtrip_of_base(tmp_path):
     p = tmp_path / "s.yaml"
     p.write_text(yaml.safe_dump(BASE))
     assert load_spec(p).study.name == "t"
+
+
+def test_source_errors_name_the_inner_field():
+    errors = _errors(lambda d: d["models"][0].update(source={"builtin": 3}))
+    assert "models[0].source.builtin" in errors
+    errors = _errors(lambda d: d["models"][0].update(source={"hub": "x", "hubb": 1}))
+    assert "models[0].source.hubb" in errors
