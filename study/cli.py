@@ -122,3 +122,7 @@ def main() -> None:
 
 
 
+
+
+if __name__ == "__main__":
+    main()
