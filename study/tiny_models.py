@@ -29,7 +29,13 @@ from collections import Counter
 
 import numpy as np
 
-from study.tasks.builtin import BUILTIN_LANGUAGES, CODE_SWITCH_RATE, CODE_SWITCH_WORD_RATE, benchmark
+from study.tasks.builtin import (
+    BUILTIN_LANGUAGES,
+    CODE_SWITCH_RATE,
+    CODE_SWITCH_WORD_RATE,
+    GENERATOR_VERSION,
+    benchmark,
+)
 
 # Bump when the build procedure changes in a way that changes the weights or the files written.
 FORMAT_VERSION = 1
@@ -76,12 +82,14 @@ class TinyModelConfig:
             raise ValueError(f"mask_probability={self.mask_probability} must be in (0, 1)")
 
     def fingerprint(self) -> str:
-        payload = {"format_version": FORMAT_VERSION, "config": dataclasses.asdict(self)}
+        payload = {"format_version": FORMAT_VERSION, "generator_version": GENERATOR_VERSION,
+                   "config": dataclasses.asdict(self)}
         return _sha256(json.dumps(payload, sort_keys=True))
 
     def tokenizer_fingerprint(self) -> str:
         payload = {
             "format_version": TOKENIZER_FORMAT_VERSION,
+            "generator_version": GENERATOR_VERSION,
             "benchmark_seed": self.benchmark_seed,
             "corpus_sentences_per_language": self.corpus_sentences_per_language,
         }

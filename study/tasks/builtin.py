@@ -32,6 +32,10 @@ from collections.abc import Iterable, Sequence
 
 BUILTIN_LANGUAGES: tuple[str, ...] = ("en", "xa", "xb", "xc", "xd")
 
+# Bump whenever a change here changes any generated text, so that models pretrained on an older
+# corpus (cached by a fingerprint that includes this number) are rebuilt.
+GENERATOR_VERSION = 1
+
 # Split sizes, in examples. Train and dev are English only; test is per language and parallel
 # (the same underlying sentences realised in each language), as XNLI's and Tatoeba's are.
 TRAIN_SIZE = 2000
@@ -395,7 +399,23 @@ class _Grammar:
 
     @staticmethod
     def pick(rng: random.Random, group: Sequence[str]) -> str:
+        """A member of a synonym set, uniformly: synonyms share one distribution."""
         return group[rng.randrange(len(group))]
+
+    @staticmethod
+    @functools.cache
+    def _zipf_cumulative(n: int) -> tuple[float, ...]:
+        total, out = 0.0, []
+        for rank in range(1, n + 1):
+            total += 1.0 / rank
+            out.append(total)
+        return tuple(out)
+
+    def zipf(self, rng: random.Random, items: Sequence):
+        """An item by Zipf's law over its list position (weight 1/rank), as word frequencies are
+        in real languages. Every language samples the same grammar, so a word and its
+        translations share a frequency: one more cue an encoder can align words by."""
+        return rng.choices(items, cum_weights=self._zipf_cumulative(len(items)))[0]
 
     def noun_phrase(self, rng: random.Random, cls: str, *, allow_name: bool = True,
                     plural_rate: float = 0.25, adjective_rate: float = 0.5,
@@ -403,13 +423,13 @@ class _Grammar:
         if cls == "person" and allow_name and rng.random() < 0.6:
             np = NounPhrase([], [], (rng.choice(NAMES), "PROPN"), cls, False)
         else:
-            noun = self.pick(rng, rng.choice(self.nouns[cls]))
+            noun = self.pick(rng, self.zipf(rng, self.nouns[cls]))
             plural = rng.random() < plural_rate
             adjectives: list[Token] = []
             if rng.random() < adjective_rate and self.adjectives_for[cls]:
-                adjectives.append((self.pick(rng, rng.choice(self.adjectives_for[cls])), "ADJ"))
+                adjectives.append((self.pick(rng, self.zipf(rng, self.adjectives_for[cls])), "ADJ"))
                 if rng.random() < 0.15:
-                    second = self.pick(rng, rng.choice(self.adjectives_for[cls]))
+                    second = self.pick(rng, self.zipf(rng, self.adjectives_for[cls]))
                     if second != adjectives[0][0]:
                         adjectives.append((second, "ADJ"))
             before: list[Token] = []
@@ -437,7 +457,7 @@ class _Grammar:
                verb_index: int | None = None, subject: NounPhrase | None = None,
                name_subject: bool = False, allow_number: bool = True) -> Clause:
         if verb_index is None:
-            verb_index = rng.randrange(len(VERBS))
+            verb_index = self.zipf(rng, range(len(VERBS)))
         forms, object_classes, subject_classes = VERBS[verb_index]
         if subject is None:
             subject_cls = "person" if name_subject else rng.choice(subject_classes)
@@ -449,15 +469,15 @@ class _Grammar:
         obj = self.noun_phrase(rng, rng.choice(object_classes), allow_number=allow_number)
         clause = Clause(subject, rng.choice(forms), verb_index, rng.choice(("past", "past", "present")), obj)
         if rng.random() < hedge_rate:
-            clause.hedge = (self.pick(rng, rng.choice(HEDGES)), "ADV")
+            clause.hedge = (self.pick(rng, self.zipf(rng, HEDGES)), "ADV")
         if rng.random() < negation_rate:
-            clause.negation = (self.pick(rng, rng.choice(NEGATIONS)), "PART")
+            clause.negation = (self.pick(rng, self.zipf(rng, NEGATIONS)), "PART")
         if rng.random() < place_rate:
-            prep = self.pick(rng, rng.choice(PLACE_PREPOSITIONS))
+            prep = self.pick(rng, self.zipf(rng, PLACE_PREPOSITIONS))
             clause.place = ((prep, "ADP"), self.noun_phrase(rng, "place", plural_rate=0.1, adjective_rate=0.3,
                                                             allow_number=False))
         if rng.random() < adverb_rate:
-            clause.adverb = (self.pick(rng, rng.choice(ADVERBS)), "ADV")
+            clause.adverb = (self.pick(rng, self.zipf(rng, ADVERBS)), "ADV")
         return clause
 
 
@@ -703,9 +723,9 @@ class Benchmark:
                      place=premise.place if rng.random() < 0.3 else None,
                      adverb=premise.adverb if rng.random() < 0.3 else None)
         if label == "contradiction":
-            hyp.negation = (_GRAMMAR.pick(rng, rng.choice(NEGATIONS)), "PART")
+            hyp.negation = (_GRAMMAR.pick(rng, _GRAMMAR.zipf(rng, NEGATIONS)), "PART")
         elif label == "neutral":
-            hyp.hedge = (_GRAMMAR.pick(rng, rng.choice(HEDGES)), "ADV")
+            hyp.hedge = (_GRAMMAR.pick(rng, _GRAMMAR.zipf(rng, HEDGES)), "ADV")
         return hyp, label
 
     def _text(self, clause: Clause, lang: str) -> str:

@@ -21,6 +21,14 @@ from study.tasks.tagging import Tagging
 FORMATS: dict[str, Format] = {f.name: f for f in (Classification(), MultipleChoice(), SpanQA(), Tagging(), Retrieval())}
 
 
+def register_format(fmt: Format) -> Format:
+    """Add a format (for example a retrieval variant with its own scoring) to the ones tasks can name."""
+    if fmt.name in FORMATS:
+        raise ValueError(f"format {fmt.name!r} is registered twice")
+    FORMATS[fmt.name] = fmt
+    return fmt
+
+
 @dataclass(frozen=True)
 class LoadContext:
     """Where a loader looks: the data directory for release files, the seed of the built-in benchmark."""
@@ -89,6 +97,13 @@ class Task:
 
 
 _REGISTRY: dict[str, Task] = {}
+
+
+def register_metric_family(name: str, fn: Callable[[list, list, str], dict[str, float]]) -> None:
+    """Add a metric family: (gold, predictions, language) -> metric values on 0-100."""
+    if name in METRIC_FAMILIES:
+        raise ValueError(f"metric family {name!r} is registered twice")
+    METRIC_FAMILIES[name] = fn
 
 
 def register(task: Task) -> Task:
