@@ -10,6 +10,10 @@ metric). Everything here is a pure function of that table:
   XTREME overall convention: the mean over tasks, not the mean of category means).
 - `dev_signal`: the English dev score per (trial, milestone), the same mean over target tasks of the dev
   split; this is what ASHA ranks on, so it never touches target-language data.
+- `language_scores`: per (trial, milestone, target task, language), the official score itself, for the
+  per-language views.
+- `seed_means`: any of the above averaged over seeds per configuration (everything but the seed), the
+  points that Pareto fronts are drawn through so that a lucky seed does not make the front.
 
 Cost columns (`COST_COLUMNS`) are carried along from the rows. By the table's contract they are equal
 within a (trial, milestone); the maximum is taken, so a float that differs in its last digit between rows
@@ -20,11 +24,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+import json
+
 import pandas as pd
 
 # A trial is one (model size, intermediate task, hyperparameters, seed); trial_id alone identifies it within
 # a study, the other columns are carried so that every downstream table can group by them.
-TRIAL_KEYS = ("study", "trial_id", "model", "model_params", "intermediate_task", "seed")
+TRIAL_KEYS = ("study", "trial_id", "model", "model_params", "intermediate_task", "seed", "config")
 # The milestone: optimizer steps of intermediate training (0 = the no-intermediate baseline).
 MILESTONE = "intermediate_steps"
 # What it cost to reach a milestone: examples, non-padding tokens, FLOPs (6 x params x tokens), wall seconds.
@@ -130,6 +136,96 @@ def dev_signal(df: pd.DataFrame, language: str = ENGLISH) -> pd.DataFrame:
     Same columns as `overall_scores`.
     """
     return overall_scores(df, split="dev", languages=[language])
+
+
+def language_scores(
+    df: pd.DataFrame,
+    split: str = "test",
+    metrics: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """One row per (trial, milestone, target task, language): that language's official task score.
+
+    The same rows that `task_scores` averages, kept apart, so that gains can be measured per language
+    (`analysis.gains.gains_over_baseline` pairs them with the baseline's score in the same language).
+
+    Returns:
+        Columns `TASK_KEYS`, `language`, `score` (0-100), `higher_is_better` and `COST_COLUMNS`, sorted by
+        the keys. A repeated (trial, milestone, task, language) is an error, as in `task_scores`.
+    """
+    _require(df, _NEEDED, "results table")
+    rows = df[df["split"] == split]
+    wanted = rows["target_task"].map(lambda task: (metrics or {}).get(task, SCORE_METRIC))
+    rows = rows[rows["metric"] == wanted]
+    keys = [*TASK_KEYS, "language"]
+    duplicated = rows.duplicated(keys, keep=False)
+    if duplicated.any():
+        first = rows[duplicated].iloc[0]
+        raise ValueError(
+            f"{int(duplicated.sum())} result rows repeat a (trial, milestone, target task, language), e.g. "
+            f"trial_id={first['trial_id']!r} intermediate_steps={first[MILESTONE]} "
+            f"target_task={first['target_task']!r} language={first['language']!r}"
+        )
+    columns = [*keys, "value", "higher_is_better", *(c for c in COST_COLUMNS if c in rows)]
+    out = rows[columns].rename(columns={"value": "score"})
+    return out.sort_values(keys, kind="mergesort").reset_index(drop=True)
+
+
+# What identifies a point of the grid rather than a hyperparameter; `config_without_seed` drops these.
+POINT_KEYS = ("model", "intermediate_task", "seed")
+
+
+def config_without_seed(config: str) -> str:
+    """A trial's configuration as sorted JSON, without the model, intermediate task and seed.
+
+    What is left (learning rates, a step budget...) is what a configuration shares across its seeds.
+    A nested "point" dict (the grid point of a trial) is flattened first. Text that is not a JSON object is
+    returned unchanged, so a hand-made table still groups by whatever it holds.
+    """
+    try:
+        parsed = json.loads(config)
+    except (TypeError, ValueError):
+        return config
+    if not isinstance(parsed, dict):
+        return config
+    point = parsed.pop("point", None)
+    if isinstance(point, dict):
+        parsed = {**point, **parsed}
+    return json.dumps({k: v for k, v in parsed.items() if k not in POINT_KEYS}, sort_keys=True, default=str)
+
+
+def seed_means(scores: pd.DataFrame) -> pd.DataFrame:
+    """Scores averaged over seeds: one row per configuration, milestone and (if present) task and language.
+
+    Args:
+        scores: `overall_scores`, `task_scores`, `dev_signal` or `language_scores`; needs `model`,
+            `intermediate_task`, `intermediate_steps`, `seed`, `trial_id`, `config` and `score`.
+
+    A configuration is `config_without_seed(config)`, so trials that differ only in their seed are one
+    point. Returns the keys (`study` and `model_params` when present, `model`, `intermediate_task`,
+    `hyperparameters`, `intermediate_steps`, then `target_task` and `language` when present), `score` (the
+    mean over seeds of each seed's mean, NaN left out; 0-100), `score_sd` (the sample standard deviation of
+    those seed means; NaN with one seed), `n_seeds` (seeds with a score), `seeds` and `trial_ids` (comma-separated, sorted),
+    `higher_is_better` when present, and the mean of each cost column present; sorted by the keys.
+    """
+    needed = ["model", "intermediate_task", MILESTONE, "seed", "trial_id", "config", "score"]
+    _require(scores, needed, "scores")
+    optional = [c for c in ("study", "model_params") if c in scores.columns]
+    inner = [c for c in ("target_task", "language") if c in scores.columns]
+    keys = [*optional, "model", "intermediate_task", "hyperparameters", MILESTONE, *inner]
+    frame = scores.assign(hyperparameters=scores["config"].map(config_without_seed))
+    # Several trials of one seed (a repeated sample) count once: average per seed, then over seeds.
+    per_seed = frame.groupby([*keys, "seed"], sort=True, dropna=False)["score"].mean().dropna()
+    over_seeds = per_seed.groupby(level=list(range(len(keys))), sort=True, dropna=False)
+    out = frame.groupby(keys, sort=True, dropna=False).agg(
+        seeds=("seed", lambda s: ",".join(str(v) for v in sorted(s.unique()))),
+        trial_ids=("trial_id", lambda s: ",".join(sorted(str(v) for v in s.unique()))),
+        **({"higher_is_better": ("higher_is_better", "first")} if "higher_is_better" in frame else {}),
+        **{column: (column, "mean") for column in COST_COLUMNS if column in frame},
+    )
+    out.insert(0, "score", over_seeds.mean().reindex(out.index))
+    out.insert(1, "score_sd", over_seeds.std(ddof=1).reindex(out.index))
+    out.insert(2, "n_seeds", over_seeds.size().reindex(out.index).fillna(0).astype(int))
+    return out.reset_index()
 
 
 def _mean_over_tasks(per_task: pd.DataFrame) -> pd.DataFrame:

@@ -116,3 +116,37 @@ def frontier_table(
     if not fronts:
         return overall.iloc[:0].assign(front=pd.Series(dtype=str)).reset_index(drop=True)
     return pd.concat(fronts).reset_index(drop=True)
+
+
+# The cost axes of the study's fronts: within a size, intermediate steps (how long to train it); across
+# sizes, intermediate-training FLOPs (6 x params x tokens), the one axis on which a 1B and a 10B model's
+# budgets can be compared.
+STEPS_AXIS = "intermediate_steps"
+FLOPS_AXIS = "intermediate_flops"
+OVERALL = "overall"  # the `objective` of the overall score (the mean over target tasks)
+
+
+def study_fronts(points: pd.DataFrame, objective: str = "objective", score: str = "score") -> pd.DataFrame:
+    """Every front the report shows: per model size on steps, and across sizes on FLOPs, per objective.
+
+    Args:
+        points: one row per point, e.g. `analysis.aggregate.seed_means` of the overall scores and of the
+            task scores, concatenated with an `objective` column ("overall" or the target task's name).
+            Needs `model`, `intermediate_steps`, `intermediate_flops` and `score`.
+        objective: the column that names what a point scores.
+
+    Returns:
+        `frontier_table`'s rows for each objective (in sorted order): first one front per model size with
+        cost `STEPS_AXIS`, then one front across sizes (`front == ALL_SIZES`) with cost `FLOPS_AXIS`.
+        Columns: `objective`, `front`, `cost_axis`, then the points' columns.
+    """
+    if objective not in points.columns:
+        raise ValueError(f"points lack the column {objective!r}; columns are {list(points.columns)}")
+    parts = []
+    for name, group in points.groupby(objective, sort=True):
+        parts.append(frontier_table(group, STEPS_AXIS, by="model", score=score).assign(cost_axis=STEPS_AXIS))
+        parts.append(frontier_table(group, FLOPS_AXIS, by=None, score=score).assign(cost_axis=FLOPS_AXIS))
+    columns = [objective, "front", "cost_axis", *(c for c in points.columns if c != objective)]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(parts, ignore_index=True)[columns]

@@ -13,7 +13,13 @@ from study.tasks.registry import LoadContext, Task
 
 
 def chance_score(task: Task, lang: str, ctx: LoadContext, split: str = "test") -> float | None:
-    examples = task.load(split, lang, ctx)
+    """The chance level of one (split, language), loading the raw data."""
+    train = task.load("train", task.train_language, ctx) if task.format_name in ("classification", "tagging") else []
+    return chance_of(task, task.load(split, lang, ctx), train, lang)
+
+
+def chance_of(task: Task, examples: list[dict], train: list[dict], lang: str) -> float | None:
+    """The chance level of `examples`, given the English training examples (for the majority label)."""
     fmt = task.format_name
     if fmt == "retrieval":
         return 100.0 / len(examples)
@@ -21,7 +27,6 @@ def chance_score(task: Task, lang: str, ctx: LoadContext, split: str = "test") -
         return 100.0 * sum(1 / len(ex["choices"]) for ex in examples) / len(examples)
     if fmt not in ("classification", "tagging"):
         return None  # span QA has no meaningful constant predictor
-    train = task.load("train", task.train_language, ctx)
     gold = task.format.gold(examples, task)
     if fmt == "classification":
         majority = Counter(ex["label"] for ex in train).most_common(1)[0][0]

@@ -14,7 +14,7 @@ from typing import Any
 from study import results, storage
 from study.scheduler import GroupedASHA
 from study.spec import Choice, Grid, LogUniform, StudySpec, Uniform
-from study.trial import run_in_tune
+from study.trial import point_of, run_in_tune
 
 # Snapshot the experiment state often: after a killed driver, resume must not re-run finished trials.
 os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "5")
@@ -44,28 +44,53 @@ def tune_expression(value: Any) -> Any:
     return value
 
 
+def grid_points(spec: StudySpec) -> list[dict[str, Any]]:
+    """Every (model size, intermediate task, seed) point, and in `independent` mode every step budget.
+
+    The baseline (`none`) has no budget: it is one step-0 run per size and seed in both modes.
+    """
+    points = []
+    independent = spec.intermediate_training.schedule == "independent"
+    for model in spec.models:
+        for task in spec.intermediate:
+            budgets = [s for s in model.milestones if s > 0] if independent and task != "none" else [None]
+            for budget in budgets:
+                for seed in spec.seeds:
+                    point = {"model": model.name, "intermediate_task": task, "seed": seed}
+                    if budget is not None:
+                        point["budget"] = budget
+                    points.append(point)
+    return points
+
+
 def param_space(spec: StudySpec) -> dict[str, Any]:
-    """The grid of (model size, intermediate task, seed) and the hyperparameters' search expressions."""
+    """The grid of points and the hyperparameters' search expressions."""
     from ray import tune
 
-    space: dict[str, Any] = {
-        "model": tune.grid_search([m.name for m in spec.models]),
-        "intermediate_task": tune.grid_search(spec.intermediate),
-        "seed": tune.grid_search(spec.seeds),
-    }
+    space: dict[str, Any] = {"point": tune.grid_search(grid_points(spec))}
     for name, value in spec.hyperparameters.items():
         space[name] = tune_expression(value)
     return space
 
 
-def rungs(spec: StudySpec) -> dict[str, list[int]]:
-    """ASHA's rungs per model size: its non-zero milestones but the last (a trial ends there anyway)."""
-    return {m.name: [s for s in m.milestones if s > 0][:-1] for m in spec.models}
-
-
 def group_of(config: dict[str, Any]) -> str | None:
-    """Trials are ranked only against trials of the same model size; the baseline has no rungs."""
-    return None if config.get("intermediate_task") == "none" else config["model"]
+    """Trials are ranked only against trials of the same model size (and budget); the baseline has no rungs."""
+    point = point_of(config)
+    if point.get("intermediate_task") == "none":
+        return None
+    return f"{point['model']}@{point['budget']}" if "budget" in point else point["model"]
+
+
+def rungs_for(spec: StudySpec):
+    """ASHA's rungs of a group: the size's non-zero milestones before the last one the group trains to."""
+
+    def rungs(group: str) -> list[int]:
+        model, _, budget = group.partition("@")
+        grid = [s for s in spec.model(model).milestones if s > 0]
+        end = int(budget) if budget else grid[-1]
+        return [s for s in grid if s < end]
+
+    return rungs
 
 
 def scheduler(spec: StudySpec):
@@ -74,14 +99,15 @@ def scheduler(spec: StudySpec):
     if not spec.asha.enabled:
         return FIFOScheduler()
     return GroupedASHA(
-        metric=SIGNAL_METRIC, mode="max", time_attr=TIME_ATTR, rungs=rungs(spec), group_of=group_of,
-        reduction_factor=spec.asha.reduction_factor, decisions_uri=storage.join(study_uri(spec), "scheduler.json"),
+        metric=SIGNAL_METRIC, mode="max", time_attr=TIME_ATTR, rungs=rungs_for(spec), group_of=group_of,
+        reduction_factor=spec.asha.reduction_factor, min_seeds=len(spec.seeds),
+        decisions_uri=storage.join(study_uri(spec), "scheduler.json"),
     )
 
 
 def resources_of(spec: StudySpec):
     def request(config: dict[str, Any]) -> dict[str, float]:
-        r = spec.model(config["model"]).resources
+        r = spec.model(point_of(config)["model"]).resources
         return {"cpu": r.cpu * r.workers, "gpu": r.gpu * r.workers}
 
     return request

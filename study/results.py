@@ -53,9 +53,23 @@ SCHEMA = pa.schema(
         ("eval_seconds", pa.float64()),
         ("node", pa.string()),  # the host the trial ran on
         ("recorded_at", pa.string()),  # ISO 8601, UTC
+        # Added later; each has a default (ADDED_DEFAULTS), so rows written before them stay valid.
+        ("cooldown_steps", pa.int64()),  # branch mode: steps of the cooldown branch (included above)
+        ("cooldown_tokens", pa.int64()),
+        ("cooldown_seconds", pa.float64()),
+        ("intermediate_accelerator_seconds", pa.float64()),  # GPU-seconds: wall seconds x GPUs used
+        ("cooldown_accelerator_seconds", pa.float64()),
+        ("target_accelerator_seconds", pa.float64()),
+        ("eval_accelerator_seconds", pa.float64()),
+        ("mixture", pa.string()),  # multi-task intermediate training: task -> sampling share, as JSON
     ]
 )
 COLUMNS = tuple(SCHEMA.names)
+ADDED_DEFAULTS: dict[str, Any] = {
+    "cooldown_steps": 0, "cooldown_tokens": 0, "cooldown_seconds": 0.0,
+    "intermediate_accelerator_seconds": 0.0, "cooldown_accelerator_seconds": 0.0,
+    "target_accelerator_seconds": 0.0, "eval_accelerator_seconds": 0.0, "mixture": "",
+}
 
 
 def rows_dir(study_uri: str) -> str:
@@ -64,7 +78,7 @@ def rows_dir(study_uri: str) -> str:
 
 def to_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
     """Rows as dicts -> a table with exactly SCHEMA; a missing or extra column is an error."""
-    rows = list(rows)
+    rows = [{**ADDED_DEFAULTS, **row} for row in rows]
     for i, row in enumerate(rows):
         missing = set(COLUMNS) - set(row)
         extra = set(row) - set(COLUMNS)
@@ -103,10 +117,19 @@ def collect(study_uri: str) -> pd.DataFrame:
         for f in fs.get_file_info(pafs.FileSelector(root, recursive=True))
         if f.type == pafs.FileType.File and f.path.endswith(".parquet") and not f.base_name.startswith(".tmp-")
     )
-    tables = [pq.read_table(p, filesystem=fs, schema=SCHEMA) for p in files]
+    tables = [conform(pq.read_table(p, filesystem=fs)) for p in files]
     if not tables:
         return SCHEMA.empty_table().to_pandas()
     return pa.concat_tables(tables).to_pandas()
+
+
+def conform(table: pa.Table) -> pa.Table:
+    """A table written under an earlier schema, with the columns added since filled by their defaults."""
+    for name in COLUMNS:
+        if name not in table.column_names:
+            value = ADDED_DEFAULTS[name]
+            table = table.append_column(name, pa.array([value] * table.num_rows, type=SCHEMA.field(name).type))
+    return table.select(list(COLUMNS)).cast(SCHEMA)
 
 
 def config_json(config: Mapping[str, Any]) -> str:

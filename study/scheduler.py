@@ -1,21 +1,38 @@
-"""ASHA with its rungs at the step milestones, ranking trials only within their group (the model size).
+"""ASHA with its rungs at the step milestones, ranking configurations only within their group.
 
 Ray's ASHAScheduler compares every trial of an experiment with every other, and its rungs sit at
 grace_period x rf^k. In a duration sweep across model sizes that stops 1B trials because 10B trials score
-higher, which destroys the size comparison the study exists for. This scheduler keeps ASHA's rule (stop a
-trial whose score at a rung is below the (1 - 1/rf) quantile of the scores already recorded at that rung)
-but keeps one set of rungs per group, at exactly that group's milestones.
+higher, which destroys the size comparison the study exists for. This scheduler keeps ASHA's rule (stop
+what scores below the (1 - 1/rf) quantile of what was already recorded at that rung) with three changes:
 
-Every decision is kept in `decisions`, so a study can show which trials were stopped and why.
+- one set of rungs per group (a model size; in `independent` mode a model size and a step budget), at
+  exactly that group's milestones;
+- it judges a *configuration* (everything but the seed), on the mean of its seeds at the rung, and only
+  once `min_seeds` of them are there: one noisy seed never decides alone. Seeds that reach the rung
+  earlier go on provisionally;
+- a stopped configuration stops all its seeds, at their next report.
+
+Every decision is kept in `decisions` (and written to `decisions_uri`), so a study shows what was stopped,
+when, and against which configurations.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+
+STOP, CONTINUE = TrialScheduler.STOP, TrialScheduler.CONTINUE
+
+
+def config_key(config: dict[str, Any]) -> str:
+    """A configuration's identity across seeds: the config without its seed."""
+    flat = {**config.get("point", {}), **{k: v for k, v in config.items() if k != "point"}}
+    flat.pop("seed", None)
+    return json.dumps(flat, sort_keys=True, default=str)
 
 
 class GroupedASHA(FIFOScheduler):
@@ -24,9 +41,10 @@ class GroupedASHA(FIFOScheduler):
         metric: str,
         mode: str,
         time_attr: str,
-        rungs: dict[str, list[int]],
+        rungs: Callable[[str], list[int]] | dict[str, list[int]],
         group_of: Callable[[dict[str, Any]], str | None],
         reduction_factor: float = 2.0,
+        min_seeds: int = 1,
         decisions_uri: str | None = None,
     ):
         super().__init__()
@@ -37,51 +55,79 @@ class GroupedASHA(FIFOScheduler):
         self._time_attr = time_attr
         self._rf = reduction_factor
         self._group_of = group_of
-        # group -> milestone -> {trial_id: score}
-        self._rungs: dict[str, dict[int, dict[str, float]]] = {g: {m: {} for m in ms} for g, ms in rungs.items()}
+        self._rungs_of = rungs if callable(rungs) else (lambda g, r=rungs: r.get(g, []))
+        self._min_seeds = min_seeds
+        # group -> milestone -> trial_id -> (config key, score)
+        self._rungs: dict[str, dict[int, dict[str, tuple[str, float]]]] = {}
+        self._stopped: set[str] = set()
         self.decisions: list[dict[str, Any]] = []
         self._decisions_uri = decisions_uri  # rewritten after every decision, so a crash loses none
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec) -> bool:
         return True  # metric and mode are fixed by the study spec
 
-    def cutoff(self, recorded: dict[str, float]) -> float | None:
-        values = [v for v in recorded.values() if v is not None and not np.isnan(v)]
+    def cutoff(self, scores: list[float]) -> float | None:
+        values = [v for v in scores if v is not None and not np.isnan(v)]
         if not values:
             return None
         q = (1 - 1 / self._rf) * 100
         return float(np.percentile(values, q if self._mode == "max" else 100 - q))
 
+    def _rung(self, group: str, t: Any) -> dict[str, tuple[str, float]] | None:
+        if group not in self._rungs:
+            self._rungs[group] = {m: {} for m in self._rungs_of(group)}
+        return self._rungs[group].get(t)
+
     def decide(self, trial_id: str, config: dict[str, Any], result: dict[str, Any]) -> str:
         """The scheduling decision for one result; pure apart from recording it (tested without Ray)."""
+        key = config_key(config)
+        if key in self._stopped:
+            return STOP  # a sibling seed's configuration was judged below the cutoff
         group = self._group_of(config)
+        if group is None:
+            return CONTINUE
         t = result.get(self._time_attr)
+        rung = self._rung(group, t)
+        if rung is None or trial_id in rung:
+            return CONTINUE
         score = result.get(self._metric)
-        rungs = self._rungs.get(group) if group is not None else None
-        if rungs is None or t not in rungs or trial_id in rungs[t]:
-            return TrialScheduler.CONTINUE
-        recorded = rungs[t]
-        cutoff = self.cutoff(recorded)
-        stop = cutoff is not None and score is not None and (score < cutoff if self._mode == "max" else score > cutoff)
-        if score is None or np.isnan(score):
-            stop = True  # a trial whose signal is NaN cannot be ranked; it is not worth continuing
-        recorded[trial_id] = score
-        decision = TrialScheduler.STOP if stop else TrialScheduler.CONTINUE
+        score = float("nan") if score is None else float(score)
+        rung[trial_id] = (key, score)
+        seeds = [s for k, s in rung.values() if k == key]
+        if len(seeds) < self._min_seeds:
+            self._record(group, t, trial_id, key, score, None, [], "WAIT")
+            return CONTINUE
+        mean = float(np.nanmean(seeds)) if not all(np.isnan(seeds)) else float("nan")
+        others: dict[str, list[float]] = {}
+        for k, s in rung.values():
+            if k != key:
+                others.setdefault(k, []).append(s)
+        ready = {k: float(np.nanmean(v)) for k, v in others.items() if len(v) >= self._min_seeds and not all(np.isnan(v))}
+        cutoff = self.cutoff(list(ready.values()))
+        if np.isnan(mean):
+            stop = True  # a configuration whose signal is NaN cannot be ranked
+        else:
+            stop = cutoff is not None and (mean < cutoff if self._mode == "max" else mean > cutoff)
+        decision = STOP if stop else CONTINUE
+        if stop:
+            self._stopped.add(key)
+        compared = sorted(tid for tid, (k, _) in rung.items() if k in ready)
+        self._record(group, t, trial_id, key, mean, cutoff, compared, decision, n_seeds=len(seeds))
+        return decision
+
+    def _record(self, group, t, trial_id, key, score, cutoff, compared, decision, n_seeds=1) -> None:
         self.decisions.append(
-            {"group": group, "milestone": t, "trial_id": trial_id, "score": score, "cutoff": cutoff,
-             "compared_with": sorted(set(recorded) - {trial_id}), "decision": decision}
+            {"group": group, "milestone": t, "trial_id": trial_id, "config": key, "score": score,
+             "seeds_at_rung": n_seeds, "cutoff": cutoff, "compared_with": compared, "decision": decision}
         )
         if self._decisions_uri:
-            import json
-
             from study import storage
 
             storage.write_text_atomic(self._decisions_uri, json.dumps(self.decisions, indent=1, default=str))
-        return decision
 
     def on_trial_result(self, tune_controller, trial, result: dict) -> str:
         return self.decide(trial.trial_id, trial.config, result)
 
     def debug_string(self) -> str:
-        stopped = sum(d["decision"] == TrialScheduler.STOP for d in self.decisions)
-        return f"GroupedASHA: {len(self._rungs)} group(s), {stopped} trial(s) stopped at a rung"
+        stopped = sum(d["decision"] == STOP for d in self.decisions)
+        return f"GroupedASHA: {len(self._rungs)} group(s), {stopped} configuration(s) stopped at a rung"

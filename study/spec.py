@@ -111,7 +111,12 @@ class TargetTraining(Strict):
 
 
 class IntermediateTraining(Strict):
-    warmup_steps: int = Field(0, ge=0, description="linear warmup at the start of the trunk")
+    schedule: Literal["branch", "independent"] = Field(
+        "branch",
+        description="'branch': one warmup-stable run per configuration passes every milestone, with a cooldown "
+        "branch at each; 'independent': one run per step count, with linear warmup and decay to that count",
+    )
+    warmup_steps: int = Field(0, ge=0, description="linear warmup at the start of intermediate training")
     cooldown_fraction: float = Field(
         0.0,
         ge=0,
@@ -121,6 +126,35 @@ class IntermediateTraining(Strict):
     )
     weight_decay: float = Field(0.01, ge=0)
     max_grad_norm: float = Field(1.0, gt=0)
+
+
+class MixtureSpec(Strict):
+    """Multi-task intermediate training: one shared encoder, one head per task, tasks sampled per step."""
+
+    name: str = Field(pattern=NAME_RE)
+    tasks: list[str] | Literal["all"] = Field("all", description="'all' = every single intermediate task of the study")
+    sampling: Literal["proportional", "capped", "temperature"] = Field(
+        "proportional", description="shares proportional to training-set size, to min(size, cap), or to size^(1/T)"
+    )
+    cap: int | None = Field(None, ge=1, description="examples; required by 'capped'")
+    temperature: float = Field(2.0, gt=0)
+
+    @model_validator(mode="after")
+    def _cap_given(self) -> MixtureSpec:
+        if self.sampling == "capped" and self.cap is None:
+            raise ValueError("sampling 'capped' needs cap (examples)")
+        return self
+
+    def shares(self, sizes: dict[str, int]) -> dict[str, float]:
+        """Sampling probability of each member task, given its number of training examples."""
+        if self.sampling == "proportional":
+            raw = {t: float(n) for t, n in sizes.items()}
+        elif self.sampling == "capped":
+            raw = {t: float(min(n, self.cap)) for t, n in sizes.items()}
+        else:
+            raw = {t: float(n) ** (1.0 / self.temperature) for t, n in sizes.items()}
+        total = sum(raw.values())
+        return {t: v / total for t, v in sorted(raw.items())}
 
 
 # ---------------------------------------------------------------------------------------------- search
@@ -222,7 +256,7 @@ class StudyMeta(Strict):
 class StudySpec(Strict):
     study: StudyMeta
     models: list[ModelSpec] = Field(min_length=1)
-    intermediate_tasks: list[str] = Field(min_length=1)
+    intermediate_tasks: list[str | MixtureSpec] = Field(min_length=1)
     target_tasks: list[str | TargetSpec] = Field(min_length=1)
     seeds: list[int] = Field([0], min_length=1)
     hyperparameters: dict[str, HyperParam] = Field(default_factory=dict)
@@ -248,9 +282,13 @@ class StudySpec(Strict):
 
     @field_validator("intermediate_tasks")
     @classmethod
-    def _unique_intermediate(cls, tasks: list[str]) -> list[str]:
-        if len(set(tasks)) != len(tasks):
-            raise ValueError(f"intermediate tasks must be unique, got {tasks}")
+    def _unique_intermediate(cls, tasks: list[str | MixtureSpec]) -> list[str | MixtureSpec]:
+        names = [t if isinstance(t, str) else t.name for t in tasks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"intermediate tasks must be unique, got {names}")
+        for t in tasks:
+            if isinstance(t, MixtureSpec) and t.tasks != "all" and len(t.tasks) < 2:
+                raise ValueError(f"mixture {t.name!r} needs at least 2 tasks, got {t.tasks}")
         return tasks
 
     @model_validator(mode="after")
@@ -273,8 +311,23 @@ class StudySpec(Strict):
 
     @property
     def intermediate(self) -> list[str]:
-        """The intermediate tasks, with the `none` baseline always first."""
-        return ["none", *[t for t in self.intermediate_tasks if t != "none"]]
+        """The intermediate tasks and mixtures by name, with the `none` baseline always first."""
+        names = [t if isinstance(t, str) else t.name for t in self.intermediate_tasks]
+        return ["none", *[n for n in names if n != "none"]]
+
+    def members(self, name: str) -> list[str]:
+        """The single tasks an intermediate task or mixture trains on ([] for the baseline)."""
+        if name == "none":
+            return []
+        for t in self.intermediate_tasks:
+            if isinstance(t, MixtureSpec) and t.name == name:
+                if t.tasks == "all":
+                    return sorted(x for x in self.intermediate_tasks if isinstance(x, str) and x != "none")
+                return list(t.tasks)
+        return [name]
+
+    def mixture(self, name: str) -> MixtureSpec | None:
+        return next((t for t in self.intermediate_tasks if isinstance(t, MixtureSpec) and t.name == name), None)
 
     def model(self, name: str) -> ModelSpec:
         return next(m for m in self.models if m.name == name)
@@ -369,14 +422,17 @@ def registry_errors(data: dict[str, Any]) -> list[tuple[str, str]]:
 
     errors: list[tuple[str, str]] = []
     intermediate = data.get("intermediate_tasks")
-    for i, name in enumerate(intermediate if isinstance(intermediate, list) else []):
-        if not isinstance(name, str) or name == "none":
-            continue
-        task = registry.get(name, None)
-        if task is None:
-            errors.append((f"intermediate_tasks[{i}]", f"unknown task {name!r}; known: {registry.names('intermediate')}"))
-        elif "intermediate" not in task.roles:
-            errors.append((f"intermediate_tasks[{i}]", f"{name!r} is not an intermediate task"))
+    for i, entry in enumerate(intermediate if isinstance(intermediate, list) else []):
+        members = entry.get("tasks") if isinstance(entry, dict) else [entry]
+        where = f"intermediate_tasks[{i}].tasks" if isinstance(entry, dict) else f"intermediate_tasks[{i}]"
+        for name in members if isinstance(members, list) else []:
+            if not isinstance(name, str) or name == "none":
+                continue
+            task = registry.get(name, None)
+            if task is None:
+                errors.append((where, f"unknown task {name!r}; known: {registry.names('intermediate')}"))
+            elif "intermediate" not in task.roles:
+                errors.append((where, f"{name!r} is not an intermediate task"))
     targets = data.get("target_tasks")
     for i, target in enumerate(targets if isinstance(targets, list) else []):
         name = target.get("task") if isinstance(target, dict) else target

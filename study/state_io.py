@@ -18,7 +18,8 @@ def save_optimizer(optimizer: torch.optim.Optimizer, folder: Path, name: str) ->
     sd = optimizer.state_dict()
     tensors = {f"{i}.{k}": v.detach().cpu().contiguous() for i, st in sd["state"].items() for k, v in st.items() if torch.is_tensor(v)}
     scalars = {f"{i}.{k}": v for i, st in sd["state"].items() for k, v in st.items() if not torch.is_tensor(v)}
-    save_file(tensors, str(folder / f"{name}.safetensors")) if tensors else None
+    if tensors:
+        save_file(tensors, str(folder / f"{name}.safetensors"))
     (folder / f"{name}.json").write_text(json.dumps({"param_groups": sd["param_groups"], "scalars": scalars, "has_tensors": bool(tensors)}))
 
 
@@ -47,3 +48,11 @@ def rng_state() -> dict[str, torch.Tensor]:
 
 def set_rng_state(state: dict[str, torch.Tensor]) -> None:
     torch.set_rng_state(state["torch_cpu"])
+
+
+def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(path))
+
+
+def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(path))

@@ -7,6 +7,7 @@ hot path, padding only to each batch's longest sequence, and token counts taken 
 from __future__ import annotations
 
 import math
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,37 +83,57 @@ def batch_examples(batch: dict[str, torch.Tensor]) -> int:
     return len(batch["label"]) if "label" in batch else int(batch["input_ids"].shape[0])
 
 
+def sample_task(names: list[str], weights: list[float], seed: int, step: int) -> str:
+    """The task a multi-task step trains on: a pure function of (seed, step), so resuming needs no RNG state."""
+    return random.Random(seed * 1_000_003 + step).choices(names, weights=weights, k=1)[0]
+
+
 @dataclass
 class Phase:
-    """One optimizer over (encoder, head) with a learning-rate schedule given as a function of the step."""
+    """One optimizer over an encoder and one head per task, with a learning rate given per step.
+
+    With several tasks, each step trains on one task drawn with the given weights (multi-task intermediate
+    training: heads stay per task over the shared encoder).
+    """
 
     encoder: nn.Module
-    head: nn.Module
-    fmt: Format
-    stream: DataStream
+    heads: dict[str, nn.Module]
+    formats: dict[str, Format]
+    streams: dict[str, DataStream]
     optimizer: torch.optim.Optimizer
     lr_at: Any  # step (0-based) -> learning rate
     max_grad_norm: float
     pad_id: int
     device: torch.device
     autocast: Any
+    weights: dict[str, float] | None = None  # sampling shares of a mixture; None for one task
+    mix_seed: int = 0
     step: int = 0
     losses: list[float] = field(default_factory=list)
+
+    def task_at(self, step: int) -> str:
+        if len(self.heads) == 1:
+            return next(iter(self.heads))
+        names = sorted(self.heads)
+        return sample_task(names, [self.weights[n] for n in names], self.mix_seed, step)
 
     def run(self, n_steps: int) -> Cost:
         cost = Cost()
         start = time.perf_counter()
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
         self.encoder.train()
-        self.head.train()
+        for head in self.heads.values():
+            head.train()
         for _ in range(n_steps):
-            batch = {k: v.to(self.device) for k, v in self.stream.next_batch(self.fmt, self.pad_id).items()}
+            name = self.task_at(self.step)
+            fmt = self.formats[name]
+            batch = {k: v.to(self.device) for k, v in self.streams[name].next_batch(fmt, self.pad_id).items()}
             for group in self.optimizer.param_groups:
                 group["lr"] = self.lr_at(self.step)
             with self.autocast:
-                loss = self.fmt.loss(self.encoder, self.head, batch)
+                loss = fmt.loss(self.encoder, self.heads[name], batch)
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss is {float(loss)} at step {self.step}")
+                raise FloatingPointError(f"loss is {float(loss.detach())} at step {self.step} ({name})")
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
@@ -126,10 +147,10 @@ class Phase:
         return cost
 
 
-def adamw(encoder: nn.Module, head: nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
+def adamw(modules: list[nn.Module], lr: float, weight_decay: float) -> torch.optim.AdamW:
     # No weight decay on biases and LayerNorm weights, as in BERT/RoBERTa fine-tuning.
     decay, no_decay = [], []
-    for module in (encoder, head):
+    for module in modules:
         for name, p in module.named_parameters():
             if p.requires_grad:
                 (no_decay if p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(p)

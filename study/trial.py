@@ -1,15 +1,19 @@
-"""One trial: (model size, intermediate task, hyperparameters, seed), through every step milestone.
+"""One trial: (model size, intermediate task, hyperparameters, seed), through its step milestones.
 
 The recipe reads top to bottom:
-1. load the encoder and the intermediate task's English training data;
-2. train the intermediate "trunk" up to the next milestone (warmup, then a constant learning rate);
-3. at the milestone, branch: optionally cool the learning rate down to zero over a fraction of the steps so
-   far, on a copy; from that branch, fine-tune a fresh head on each target task's English training data;
-4. score English dev (the ASHA signal) and zero-shot test in every target language;
-5. write the milestone's result rows, then report to Tune with a checkpoint of the trunk; go on at step 2.
+1. load the encoder and the intermediate task's English training data (several tasks for a mixture);
+2. train intermediate steps up to the next milestone;
+3. at the milestone, take the encoder the targets start from: in `branch` mode a copy of the trunk whose
+   learning rate cools down to zero over a fraction of the steps so far; in `independent` mode the run
+   itself, whose schedule decays to zero at its own step count;
+4. fine-tune a fresh head on each target task's English training data, score English dev (the ASHA
+   signal) and zero-shot test in every target language;
+5. write the milestone's result rows, then report to Tune with a checkpoint; go on at step 2.
 
-The trunk never sees the branch: it continues from its own state, so one intermediate run serves every
-milestone. Step 0 (no intermediate training) is the baseline: the `none` trial reports only that.
+In `branch` mode the trunk never sees the branch: one warmup-stable run serves every milestone. In
+`independent` mode a trial trains to one step count (its budget); at the earlier milestones it only scores
+English dev, so ASHA can stop it, and its result rows are written at the budget. Step 0 (no intermediate
+training) is the baseline: the `none` trial reports only that.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import numpy as np
 import torch
 
 from study import results, state_io, storage
+from study.baselines import chance_of
 from study.data import Split, load_split
 from study.evaluate import SplitScore, score_split
 from study.model import Encoder, autocast, load_encoder
@@ -50,26 +55,42 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def normalised(score: float, chance: float) -> float:
+    """A dev score on a common scale: 0 at the task's chance level, 100 at a perfect score.
+
+    Tasks differ in how far above zero chance lies (tagging F1 of a majority guess, 1/3 for 3-way NLI), so
+    the ASHA signal averages (score - chance) / (100 - chance) rather than raw scores.
+    """
+    return 100.0 * (score - chance) / max(1e-9, 100.0 - chance)
+
+
 @dataclass
 class TrunkState:
     """What survives between milestones (saved in every checkpoint, as JSON)."""
 
-    milestone_done: int = -1  # the last milestone whose rows were written and reported
+    milestone_done: int = -1  # the last milestone that was reported
     step: int = 0
-    stream: dict[str, int] = field(default_factory=dict)
+    streams: dict[str, dict[str, int]] = field(default_factory=dict)
     cost: dict[str, float] = field(default_factory=lambda: asdict(Cost()))
+
+
+def point_of(config: dict[str, Any]) -> dict[str, Any]:
+    """The grid point of a trial's config: (model, intermediate task, seed, budget), flat or under 'point'."""
+    return {**config.get("point", {}), **{k: v for k, v in config.items() if k != "point"}}
 
 
 class Trial:
     def __init__(self, spec: StudySpec, config: dict[str, Any], trial_id: str, node: str | None = None):
         self.spec = spec
-        self.config = config
+        self.config = point_of(config)
         self.trial_id = trial_id
         self.node = node or socket.gethostname()
-        self.model_spec = spec.model(config["model"])
-        self.task_name: str = config["intermediate_task"]
-        self.seed = int(config["seed"])
-        self.hp = {k: config.get(k, v) for k, v in HP_DEFAULTS.items()}
+        self.model_spec = spec.model(self.config["model"])
+        self.task_name: str = self.config["intermediate_task"]
+        self.members = spec.members(self.task_name)
+        self.seed = int(self.config["seed"])
+        self.mode = spec.intermediate_training.schedule
+        self.hp = {k: self.config.get(k, v) for k, v in HP_DEFAULTS.items()}
         if self.hp["weight_decay"] is None:
             self.hp["weight_decay"] = spec.intermediate_training.weight_decay
         if self.hp["warmup_ratio"] is None:
@@ -77,8 +98,17 @@ class Trial:
         self.ctx = LoadContext(data_dir=spec.study.data_dir)
         self.study_uri = storage.join(storage.normalize(spec.study.storage), spec.study.name)
         self.device = torch.device("cuda" if self.model_spec.resources.gpu > 0 and torch.cuda.is_available() else "cpu")
+        self.gpus = 1 if self.device.type == "cuda" else 0  # accelerator-seconds = wall seconds x GPUs
         self.autocast = autocast(self.model_spec.precision, self.device)
-        self.milestones = [0] if self.task_name == "none" else [m for m in self.model_spec.milestones if m > 0]
+        grid = [m for m in self.model_spec.milestones if m > 0]
+        if self.task_name == "none":
+            self.milestones, self.budget = [0], 0
+        elif self.mode == "independent":
+            self.budget = int(self.config["budget"])
+            self.milestones = [m for m in grid if m <= self.budget]
+        else:
+            self.budget = grid[-1]
+            self.milestones = grid
 
     # ------------------------------------------------------------------------------------------- setup
     def setup(self, checkpoint: Path | None) -> None:
@@ -88,27 +118,43 @@ class Trial:
         self.encoder.module.to(self.device)
         self.pad_id = self.encoder.tokenizer.pad_token_id
         self.hidden = self.encoder.module.config.hidden_size
-        self.state = TrunkState(stream=asdict(StreamState(seed=self.seed)))
+        self.chance = {t.task: self._chance(registry.get(t.task)) for t in self.spec.targets}
+        self.state = TrunkState()
         self.phase: Phase | None = None
-        if self.task_name != "none":
-            task = registry.get(self.task_name)
-            train = self._split(task.name, "train", task.train_language, train=True)
-            self.intermediate_dev = self._split(task.name, "dev", task.train_language, train=False)
+        self.shares: dict[str, float] = {}
+        if self.members:
+            tasks = [registry.get(name) for name in self.members]
+            train = {t.name: self._split(t.name, "train", t.train_language, train=True) for t in tasks}
+            self.intermediate_dev = [self._split(t.name, "dev", t.train_language, train=False) for t in tasks]
+            mixture = self.spec.mixture(self.task_name)
+            if mixture is not None:
+                self.shares = mixture.shares({name: len(split) for name, split in train.items()})
             seed_everything(self.seed)
-            head = task.format.make_head(self.hidden, task).to(self.device)
-            optimizer = adamw(self.encoder.module, head, self.hp["intermediate_lr"], self.hp["weight_decay"])
+            heads = {t.name: t.format.make_head(self.hidden, t).to(self.device) for t in tasks}
+            lr = self.hp["intermediate_lr"]
+            warmup = self.spec.intermediate_training.warmup_steps
             self.phase = Phase(
-                encoder=self.encoder.module, head=head, fmt=task.format,
-                stream=DataStream(train.features, self.model_spec.batch_size, StreamState(**self.state.stream)),
-                optimizer=optimizer,
-                lr_at=warmup_stable(self.hp["intermediate_lr"], self.spec.intermediate_training.warmup_steps),
+                encoder=self.encoder.module, heads=heads, formats={t.name: t.format for t in tasks},
+                streams={
+                    t.name: DataStream(train[t.name].features, self.model_spec.batch_size, StreamState(seed=self.seed))
+                    for t in tasks
+                },
+                optimizer=adamw([self.encoder.module, *heads.values()], lr, self.hp["weight_decay"]),
+                lr_at=(warmup_stable(lr, warmup) if self.mode == "branch"
+                       else warmup_linear(lr, self.budget, warmup / max(1, self.budget))),
                 max_grad_norm=self.spec.intermediate_training.max_grad_norm, pad_id=self.pad_id,
-                device=self.device, autocast=self.autocast,
+                device=self.device, autocast=self.autocast, weights=self.shares or None, mix_seed=self.seed,
             )
         else:
             seed_everything(self.seed)
         if checkpoint is not None:
             self._restore(checkpoint)
+
+    def _chance(self, task: registry.Task) -> float:
+        """Chance level of the English dev set (0 where a format has none, e.g. span QA)."""
+        dev = self._split(task.name, "dev", task.train_language, train=False).examples
+        train = self._split(task.name, "train", task.train_language, train=True).examples if task.format.trains else []
+        return chance_of(task, dev, train, task.train_language) or 0.0
 
     def _split(self, task: str, split: str, lang: str, train: bool) -> Split:
         return load_split(registry.get(task), split, lang, self.encoder.tokenizer, self.model_spec.max_length, self.ctx, train)
@@ -118,25 +164,26 @@ class Trial:
         state_io.save_module(self.encoder.module, folder / "encoder.safetensors")
         if self.phase is not None:
             self.state.step = self.phase.step
-            self.state.stream = asdict(self.phase.stream.state)
-            state_io.save_module(self.phase.head, folder / "head.safetensors")
+            self.state.streams = {name: asdict(s.state) for name, s in self.phase.streams.items()}
+            for name, head in self.phase.heads.items():
+                state_io.save_module(head, folder / f"head-{name}.safetensors")
             state_io.save_optimizer(self.phase.optimizer, folder, "optimizer")
-        from safetensors.torch import save_file
-
-        save_file(state_io.rng_state(), str(folder / "rng.safetensors"))
+        state_io.save_tensors(state_io.rng_state(), folder / "rng.safetensors")
         (folder / "trunk.json").write_text(json.dumps(asdict(self.state)))
 
     def _restore(self, folder: Path) -> None:
-        from safetensors.torch import load_file
-
         self.state = TrunkState(**json.loads((folder / "trunk.json").read_text()))
         state_io.load_module(self.encoder.module, folder / "encoder.safetensors")
         if self.phase is not None:
-            state_io.load_module(self.phase.head, folder / "head.safetensors")
+            for name, head in self.phase.heads.items():
+                state_io.load_module(head, folder / f"head-{name}.safetensors")
             state_io.load_optimizer(self.phase.optimizer, folder, "optimizer")
             self.phase.step = self.state.step
-            self.phase.stream = DataStream(self.phase.stream.features, self.phase.stream.batch_size, StreamState(**self.state.stream))
-        state_io.set_rng_state(load_file(str(folder / "rng.safetensors")))
+            self.phase.streams = {
+                name: DataStream(s.features, s.batch_size, StreamState(**self.state.streams[name]))
+                for name, s in self.phase.streams.items()
+            }
+        state_io.set_rng_state(state_io.load_tensors(folder / "rng.safetensors"))
 
     # ---------------------------------------------------------------------------------------------- run
     def run(self, report: Reporter, checkpoint: Path | None = None) -> None:
@@ -148,41 +195,50 @@ class Trial:
             if self.phase is not None:
                 trunk_cost.add(self.phase.run(milestone - self.phase.step))
             self.state.cost = asdict(trunk_cost)
-            encoder, cooldown = self._branch(milestone)
-            metrics, rows = self._targets(encoder, milestone, trunk_cost, cooldown)
-            results.write_milestone(self.study_uri, self.trial_id, milestone, rows)
+            final = self.mode == "branch" or milestone == self.budget
+            encoder, heads, cooldown = self._branch(milestone)
+            metrics, rows = self._targets(encoder, heads, milestone, trunk_cost, cooldown, zero_shot=final)
+            if final:
+                results.write_milestone(self.study_uri, self.trial_id, milestone, rows)
             self.state.milestone_done = milestone
             with tempfile.TemporaryDirectory(prefix="xstudy-ckpt-") as tmp:
                 self._save(Path(tmp))
                 report(metrics, Path(tmp))
 
-    def _branch(self, milestone: int) -> tuple[torch.nn.Module, Cost]:
-        """The encoder the targets start from: the trunk itself, or a cooled-down copy of it."""
-        fraction = self.spec.intermediate_training.cooldown_fraction
-        n = int(math.ceil(fraction * milestone)) if self.phase is not None else 0
-        if n == 0:
-            return self.encoder.module, Cost()
+    def _branch(self, milestone: int) -> tuple[torch.nn.Module, dict[str, torch.nn.Module], Cost]:
+        """The encoder (and intermediate heads) the targets start from: the run itself, or a cooled-down copy."""
         trunk = self.phase
+        if trunk is None:
+            return self.encoder.module, {}, Cost()
+        n = int(math.ceil(self.spec.intermediate_training.cooldown_fraction * milestone)) if self.mode == "branch" else 0
+        if n == 0:
+            return trunk.encoder, trunk.heads, Cost()
         # The branch trains copies of everything the trunk owns, so the trunk resumes untouched.
         rng = torch.get_rng_state()
         encoder = copy.deepcopy(trunk.encoder)
-        head = copy.deepcopy(trunk.head)
-        optimizer = adamw(encoder, head, self.hp["intermediate_lr"], self.hp["weight_decay"])
+        heads = copy.deepcopy(trunk.heads)
+        optimizer = adamw([encoder, *heads.values()], self.hp["intermediate_lr"], self.hp["weight_decay"])
         optimizer.load_state_dict(copy.deepcopy(trunk.optimizer.state_dict()))
         branch = Phase(
-            encoder=encoder, head=head, fmt=trunk.fmt,
-            stream=DataStream(trunk.stream.features, trunk.stream.batch_size, StreamState(**asdict(trunk.stream.state))),
+            encoder=encoder, heads=heads, formats=trunk.formats,
+            streams={name: DataStream(s.features, s.batch_size, StreamState(**asdict(s.state))) for name, s in trunk.streams.items()},
             optimizer=optimizer, lr_at=linear_decay_from(trunk.lr_at(trunk.step), trunk.step, n),
             max_grad_norm=trunk.max_grad_norm, pad_id=self.pad_id, device=self.device, autocast=self.autocast,
-            step=trunk.step,
+            weights=trunk.weights, mix_seed=trunk.mix_seed, step=trunk.step,
         )
         cost = branch.run(n)
         torch.set_rng_state(rng)
-        self._cooled_head = head
-        return encoder, cost
+        return encoder, heads, cost
 
     # ------------------------------------------------------------------------------------------ targets
-    def _targets(self, branch: torch.nn.Module, milestone: int, trunk: Cost, cooldown: Cost) -> tuple[dict, list[dict]]:
+    def _score(self, data: Split, encoder: torch.nn.Module, head: torch.nn.Module | None) -> SplitScore:
+        tt = self.spec.target_training
+        return score_split(data, encoder, head, tt.eval_batch_size, self.pad_id, self.model_spec.retrieval_layer, self.autocast)
+
+    def _targets(
+        self, branch: torch.nn.Module, heads: dict[str, torch.nn.Module], milestone: int, trunk: Cost, cooldown: Cost,
+        zero_shot: bool,
+    ) -> tuple[dict, list[dict]]:
         n_params = self.encoder.n_params
         tt = self.spec.target_training
         rows: list[dict] = []
@@ -190,16 +246,19 @@ class Trial:
         test_means: dict[str, float] = {}
         intermediate_dev = None
         if self.phase is not None:
-            s = score_split(self.intermediate_dev, branch, self._branch_head(branch), tt.eval_batch_size, self.pad_id, None, self.autocast)
-            intermediate_dev = s.values["score"]
+            intermediate_dev = float(np.mean([self._score(d, branch, heads[d.task.name]).values["score"] for d in self.intermediate_dev]))
+        path_tokens = trunk.tokens + cooldown.tokens
         common = {
             "study": self.spec.study.name, "trial_id": self.trial_id, "model": self.model_spec.name,
             "model_params": n_params, "intermediate_task": self.task_name,
-            "schedule": "branch", "seed": self.seed, "config": results.config_json(self.config),
+            "schedule": self.mode, "seed": self.seed, "config": results.config_json(self.config),
             "intermediate_steps": milestone, "intermediate_examples": trunk.examples + cooldown.examples,
-            "intermediate_tokens": trunk.tokens + cooldown.tokens,
-            "intermediate_flops": 6.0 * n_params * (trunk.tokens + cooldown.tokens),
+            "intermediate_tokens": path_tokens, "intermediate_flops": 6.0 * n_params * path_tokens,
             "intermediate_seconds": trunk.seconds + cooldown.seconds, "node": self.node,
+            "cooldown_steps": cooldown.steps, "cooldown_tokens": cooldown.tokens, "cooldown_seconds": cooldown.seconds,
+            "intermediate_accelerator_seconds": self.gpus * (trunk.seconds + cooldown.seconds),
+            "cooldown_accelerator_seconds": self.gpus * cooldown.seconds,
+            "mixture": json.dumps(self.shares, sort_keys=True) if self.shares else "",
         }
         for target in self.spec.targets:
             task = registry.get(target.task)
@@ -211,14 +270,9 @@ class Trial:
                 head = fmt.make_head(self.hidden, task).to(self.device)
                 if steps > 0:
                     fine_tune = self._fine_tune(task, encoder, head, steps)
-            langs = target.languages or list(task.test_languages)
-            scores: list[SplitScore] = [
-                score_split(self._split(task.name, "dev", task.train_language, False), encoder, head, tt.eval_batch_size,
-                            self.pad_id, self.model_spec.retrieval_layer, self.autocast)
-            ]
-            for lang in langs:
-                scores.append(score_split(self._split(task.name, "test", lang, False), encoder, head, tt.eval_batch_size,
-                                          self.pad_id, self.model_spec.retrieval_layer, self.autocast))
+            langs = (target.languages or list(task.test_languages)) if zero_shot else []
+            scores = [self._score(self._split(task.name, "dev", task.train_language, False), encoder, head)]
+            scores += [self._score(self._split(task.name, "test", lang, False), encoder, head) for lang in langs]
             eval_cost = Cost()
             for s in scores:
                 eval_cost.add(s.cost)
@@ -230,28 +284,28 @@ class Trial:
                         "split": s.split, "metric": metric, "value": float(value), "higher_is_better": True,
                         "target_steps": fine_tune.steps, "target_tokens": fine_tune.tokens,
                         "target_flops": 6.0 * n_params * fine_tune.tokens, "target_seconds": fine_tune.seconds,
+                        "target_accelerator_seconds": self.gpus * fine_tune.seconds,
                         "eval_examples": eval_cost.examples, "eval_tokens": eval_cost.tokens,
                         "eval_flops": 2.0 * n_params * eval_cost.tokens, "eval_seconds": eval_cost.seconds,
-                        "recorded_at": now,
+                        "eval_accelerator_seconds": self.gpus * eval_cost.seconds, "recorded_at": now,
                     })
             dev_scores[task.name] = scores[0].values["score"]
-            test_means[task.name] = float(np.mean([s.values["score"] for s in scores[1:]])) if scores[1:] else float("nan")
+            if scores[1:]:
+                test_means[task.name] = float(np.mean([s.values["score"] for s in scores[1:]]))
         metrics = {
             "intermediate_steps": milestone,
             "dev_signal": self._signal(dev_scores, intermediate_dev),
             "dev_mean": float(np.mean(list(dev_scores.values()))),
-            "test_mean": float(np.mean(list(test_means.values()))),
             **{f"dev/{k}": v for k, v in dev_scores.items()},
             **{f"test/{k}": v for k, v in test_means.items()},
-            "intermediate_tokens": common["intermediate_tokens"],
+            "intermediate_tokens": path_tokens,
             "intermediate_flops": common["intermediate_flops"],
         }
+        if test_means:
+            metrics["test_mean"] = float(np.mean(list(test_means.values())))
         if intermediate_dev is not None:
             metrics["intermediate_dev"] = intermediate_dev
         return metrics, rows
-
-    def _branch_head(self, branch: torch.nn.Module) -> torch.nn.Module:
-        return self.phase.head if branch is self.phase.encoder else self._cooled_head
 
     def _signal(self, dev_scores: dict[str, float], intermediate_dev: float | None) -> float:
         signal = self.spec.asha.signal
@@ -260,7 +314,7 @@ class Trial:
             return intermediate_dev if intermediate_dev is not None else float("nan")
         if signal.startswith("task:"):
             return dev_scores[signal[5:]]
-        return float(np.mean(list(dev_scores.values())))
+        return float(np.mean([normalised(v, self.chance[k]) for k, v in dev_scores.items()]))
 
     def _fine_tune(self, task: registry.Task, encoder: torch.nn.Module, head: torch.nn.Module, steps: int) -> Cost:
         tt = self.spec.target_training
@@ -268,18 +322,16 @@ class Trial:
         # Each target gets its own seeded stream, so targets do not depend on each other's order.
         stream_seed = self.seed * 1_000 + sum(task.name.encode())
         phase = Phase(
-            encoder=encoder, head=head, fmt=task.format,
-            stream=DataStream(train.features, tt.batch_size, StreamState(seed=stream_seed)),
-            optimizer=adamw(encoder, head, self.hp["target_lr"], self.hp["weight_decay"]),
+            encoder=encoder, heads={task.name: head}, formats={task.name: task.format},
+            streams={task.name: DataStream(train.features, tt.batch_size, StreamState(seed=stream_seed))},
+            optimizer=adamw([encoder, head], self.hp["target_lr"], self.hp["weight_decay"]),
             lr_at=warmup_linear(self.hp["target_lr"], steps, self.hp["warmup_ratio"]),
             max_grad_norm=self.spec.intermediate_training.max_grad_norm, pad_id=self.pad_id,
             device=self.device, autocast=self.autocast,
         )
-        rng = torch.get_rng_state()
-        torch.manual_seed(stream_seed)
-        cost = phase.run(steps)
-        torch.set_rng_state(rng)
-        return cost
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(stream_seed)
+            return phase.run(steps)
 
 
 def run_in_tune(config: dict[str, Any], spec_data: dict[str, Any]) -> None:
@@ -289,7 +341,8 @@ def run_in_tune(config: dict[str, Any], spec_data: dict[str, Any]) -> None:
 
     spec = StudySpec.model_validate(spec_data)
     ctx = tune.get_context()
-    torch.set_num_threads(max(1, int(spec.model(config["model"]).resources.cpu)))
+    model = spec.model(point_of(config)["model"])
+    torch.set_num_threads(max(1, int(model.resources.cpu)))
     node = ray.get_runtime_context().get_node_id()
 
     def report(metrics: dict[str, Any], folder: Path | None) -> None:

@@ -2,84 +2,125 @@
 
 from __future__ import annotations
 
-from ray.tune.schedulers import TrialScheduler
+from itertools import count
 
 from study.launch import group_of
-from study.scheduler import GroupedASHA
+from study.scheduler import CONTINUE, STOP, GroupedASHA
 
-STOP, CONTINUE = TrialScheduler.STOP, TrialScheduler.CONTINUE
+_lr = count(1)
 
 
-def make(rf=2.0):
+def make(rf=2.0, min_seeds=1, rungs=None):
     return GroupedASHA(
         metric="dev_signal", mode="max", time_attr="intermediate_steps",
-        rungs={"small": [100, 300], "large": [1000]}, group_of=group_of, reduction_factor=rf,
+        rungs=rungs or {"small": [100, 300], "large": [1000]}, group_of=group_of, reduction_factor=rf,
+        min_seeds=min_seeds,
     )
 
 
-def cfg(model, task="nli"):
-    return {"model": model, "intermediate_task": task}
+def cfg(model, task="nli", lr=None, seed=0, **extra):
+    """A distinct configuration per call unless `lr` is given (configurations differ by more than the seed)."""
+    return {"point": {"model": model, "intermediate_task": task, "seed": seed, **extra},
+            "intermediate_lr": lr if lr is not None else next(_lr)}
+
+
+def at(steps, score):
+    return {"intermediate_steps": steps, "dev_signal": score}
 
 
 def test_first_trial_at_a_rung_is_kept_and_worse_later_trial_is_stopped():
     s = make()
-    assert s.decide("a", cfg("small"), {"intermediate_steps": 100, "dev_signal": 60.0}) == CONTINUE
-    assert s.decide("b", cfg("small"), {"intermediate_steps": 100, "dev_signal": 40.0}) == STOP
-    assert s.decide("c", cfg("small"), {"intermediate_steps": 100, "dev_signal": 70.0}) == CONTINUE
+    assert s.decide("a", cfg("small"), at(100, 60.0)) == CONTINUE
+    assert s.decide("b", cfg("small"), at(100, 40.0)) == STOP
+    assert s.decide("c", cfg("small"), at(100, 70.0)) == CONTINUE
     assert [d["trial_id"] for d in s.decisions if d["decision"] == STOP] == ["b"]
 
 
 def test_sizes_are_never_compared():
     s = make()
     # A strong large model reaches its rung first; a much weaker small model is not stopped by it.
-    assert s.decide("L1", cfg("large"), {"intermediate_steps": 1000, "dev_signal": 90.0}) == CONTINUE
-    assert s.decide("S1", cfg("small"), {"intermediate_steps": 100, "dev_signal": 10.0}) == CONTINUE
-    assert s.decide("S2", cfg("small"), {"intermediate_steps": 100, "dev_signal": 5.0}) == STOP
+    assert s.decide("L1", cfg("large"), at(1000, 90.0)) == CONTINUE
+    assert s.decide("S1", cfg("small"), at(100, 10.0)) == CONTINUE
+    assert s.decide("S2", cfg("small"), at(100, 5.0)) == STOP
     s2 = [d for d in s.decisions if d["trial_id"] == "S2"][0]
     assert s2["compared_with"] == ["S1"] and s2["group"] == "small"
 
 
+def test_independent_mode_groups_by_size_and_budget():
+    rungs = {"small@300": [100], "small@1000": [100, 300]}
+    s = make(rungs=rungs)
+    assert s.decide("a", cfg("small", budget=300), at(100, 90.0)) == CONTINUE
+    # Same size, other budget: not compared with the 300-step run.
+    assert s.decide("b", cfg("small", budget=1000), at(100, 10.0)) == CONTINUE
+    assert s.decide("c", cfg("small", budget=1000), at(100, 5.0)) == STOP
+    assert {d["group"] for d in s.decisions} == {"small@300", "small@1000"}
+
+
 def test_rungs_are_the_milestones_only():
     s = make()
-    # 200 is not a rung of "small": nothing is recorded and the trial goes on.
-    assert s.decide("a", cfg("small"), {"intermediate_steps": 200, "dev_signal": 1.0}) == CONTINUE
+    assert s.decide("a", cfg("small"), at(200, 1.0)) == CONTINUE  # 200 is not a rung of "small"
     assert s.decisions == []
 
 
 def test_baseline_is_never_ranked():
     s = make()
-    s.decide("a", cfg("small"), {"intermediate_steps": 100, "dev_signal": 90.0})
-    assert s.decide("base", cfg("small", "none"), {"intermediate_steps": 0, "dev_signal": 1.0}) == CONTINUE
+    s.decide("a", cfg("small"), at(100, 90.0))
+    assert s.decide("base", cfg("small", "none"), at(0, 1.0)) == CONTINUE
     assert all(d["trial_id"] != "base" for d in s.decisions)
 
 
 def test_a_trial_is_judged_once_per_rung_and_at_each_rung():
     s = make()
-    s.decide("a", cfg("small"), {"intermediate_steps": 100, "dev_signal": 50.0})
-    s.decide("b", cfg("small"), {"intermediate_steps": 100, "dev_signal": 60.0})
-    # A repeated report at the same rung (a retried trial) is not judged again.
-    assert s.decide("a", cfg("small"), {"intermediate_steps": 100, "dev_signal": 0.0}) == CONTINUE
-    assert s.decide("b", cfg("small"), {"intermediate_steps": 300, "dev_signal": 65.0}) == CONTINUE
-    assert s.decide("a", cfg("small"), {"intermediate_steps": 300, "dev_signal": 55.0}) == STOP
+    a, b = cfg("small"), cfg("small")
+    s.decide("a", a, at(100, 50.0))
+    s.decide("b", b, at(100, 60.0))
+    assert s.decide("a", a, at(100, 0.0)) == CONTINUE  # a retried trial repeating a rung is not judged again
+    assert s.decide("b", b, at(300, 65.0)) == CONTINUE
+    assert s.decide("a", a, at(300, 55.0)) == STOP
 
 
 def test_quantile_follows_reduction_factor():
-    # With rf=4 only trials in the top quarter survive: the cutoff is the 75th percentile.
-    s = make(rf=4.0)
+    s = make(rf=4.0)  # only the top quarter survives: the cutoff is the 75th percentile
     for i, v in enumerate([10.0, 20.0, 30.0, 40.0]):
-        s.decide(f"t{i}", cfg("small"), {"intermediate_steps": 100, "dev_signal": v})
-    assert s.decide("x", cfg("small"), {"intermediate_steps": 100, "dev_signal": 32.0}) == STOP
-    assert s.decide("y", cfg("small"), {"intermediate_steps": 100, "dev_signal": 39.0}) == CONTINUE
+        s.decide(f"t{i}", cfg("small"), at(100, v))
+    assert s.decide("x", cfg("small"), at(100, 32.0)) == STOP
+    assert s.decide("y", cfg("small"), at(100, 39.0)) == CONTINUE
 
 
 def test_nan_signal_is_stopped():
     s = make()
-    s.decide("a", cfg("small"), {"intermediate_steps": 100, "dev_signal": 50.0})
-    assert s.decide("b", cfg("small"), {"intermediate_steps": 100, "dev_signal": float("nan")}) == STOP
+    s.decide("a", cfg("small"), at(100, 50.0))
+    assert s.decide("b", cfg("small"), at(100, float("nan"))) == STOP
+
+
+def test_one_noisy_seed_does_not_decide_alone():
+    s = make(min_seeds=3)
+    good = [cfg("small", lr=1.0, seed=k) for k in range(3)]
+    bad = [cfg("small", lr=2.0, seed=k) for k in range(3)]
+    for k, c in enumerate(good):
+        s.decide(f"g{k}", c, at(100, 60.0 + k))
+    # The bad configuration's first seed is terrible, but it waits for its siblings.
+    assert s.decide("b0", bad[0], at(100, 1.0)) == CONTINUE
+    assert s.decide("b1", bad[1], at(100, 80.0)) == CONTINUE
+    # Mean of the three seeds: (1 + 80 + 90) / 3 = 57 < 61 (the good configuration's mean): stopped...
+    assert s.decide("b2", bad[2], at(100, 90.0)) == STOP
+    # ...and every seed of it stops at its next report, wherever it is.
+    assert s.decide("b0", bad[0], at(300, 99.0)) == STOP
+    assert s.decide("b1", bad[1], at(300, 99.0)) == STOP
+    waits = [d for d in s.decisions if d["decision"] == "WAIT"]
+    assert [d["trial_id"] for d in waits] == ["g0", "g1", "b0", "b1"]
+
+
+def test_a_noisy_seed_is_rescued_by_its_siblings():
+    s = make(min_seeds=2)
+    for k, v in enumerate([50.0, 52.0]):
+        s.decide(f"a{k}", cfg("small", lr=1.0, seed=k), at(100, v))
+    assert s.decide("b0", cfg("small", lr=2.0, seed=0), at(100, 20.0)) == CONTINUE
+    assert s.decide("b1", cfg("small", lr=2.0, seed=1), at(100, 95.0)) == CONTINUE  # mean 57.5 > 51
 
 
 def test_min_mode():
     s = GroupedASHA(metric="loss", mode="min", time_attr="t", rungs={"g": [1]}, group_of=lambda c: "g")
-    s.decide("a", {}, {"t": 1, "loss": 1.0})
-    assert s.decide("b", {}, {"t": 1, "loss": 2.0}) == STOP
-    assert s.decide("c", {}, {"t": 1, "loss": 0.5}) == CONTINUE
+    s.decide("a", {"x": 1}, {"t": 1, "loss": 1.0})
+    assert s.decide("b", {"x": 2}, {"t": 1, "loss": 2.0}) == STOP
+    assert s.decide("c", {"x": 3}, {"t": 1, "loss": 0.5}) == CONTINUE
