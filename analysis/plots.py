@@ -1,4 +1,5 @@
-"""Figures drawn from the tables that `analysis.aggregate` and `analysis.pareto` compute; no analysis here.
+"""Figures drawn from the tables that `analysis/` computes (fronts, gains, size comparison, per-language gains,
+dev against zero-shot); no analysis here.
 
 Figures are built as `matplotlib.figure.Figure` on an Agg canvas rather than through pyplot, so drawing
 needs no display, holds no global figure state, and works the same in tests, scripts and notebooks.
@@ -14,7 +15,8 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from analysis.pareto import ALL_SIZES
+from analysis.aggregate import MILESTONE
+from analysis.pareto import ALL_SIZES, FLOPS_AXIS, OVERALL, STEPS_AXIS
 
 COST_LABELS = {
     "intermediate_flops": "intermediate-training FLOPs (6 x params x tokens)",
@@ -88,10 +90,8 @@ def draw_pareto(
     ten not above the smallest positive cost, logarithmic beyond. The baseline therefore sits at the left
     edge, at its true value 0, and every other point keeps its place on the log scale.
     """
-    order = ["model_params", "model"] if "model_params" in overall.columns else ["model"]
-    sizes = overall.drop_duplicates("model").sort_values(order, kind="mergesort")["model"].tolist()
-    palette = [f"C{i % 10}" for i in range(len(sizes))]
-    colours = dict(zip(sizes, palette, strict=True))
+    sizes = size_order(overall)
+    colours = size_colours(sizes)
 
     for model in sizes:
         points = overall[overall["model"] == model]
@@ -136,3 +136,259 @@ def _size_label(points: pd.DataFrame) -> str:
         if params >= scale:
             return f"{model} ({params / scale:.3g}{unit} params)"
     return f"{model} ({params:.0f} params)"
+
+
+def size_order(frame: pd.DataFrame, column: str = "model") -> list[str]:
+    """Model sizes from small to large: by `model_params` when the frame has it, else by name."""
+    if frame.empty or column not in frame.columns:
+        return []
+    order = ["model_params", column] if "model_params" in frame.columns else [column]
+    return frame.drop_duplicates(column).sort_values(order, kind="mergesort")[column].astype(str).tolist()
+
+
+def size_colours(sizes: list[str]) -> dict[str, str]:
+    """One matplotlib cycle colour per size, in the given order (the same colours in every figure)."""
+    return {size: f"C{i % 10}" for i, size in enumerate(sizes)}
+
+
+def objective_label(objective: str) -> str:
+    """The y-axis label of a score: the overall score, or one target task's score."""
+    if objective == OVERALL:
+        return SCORE_LABEL
+    return f"zero-shot {objective} (mean over languages, 0-100)"
+
+
+GAIN_LABEL = "gain over step 0 (points, 95% CI)"
+DIFFERENCE_LABEL = "larger size's gain - smaller's (points, 95% CI)"
+PANEL_WIDTH, PANEL_HEIGHT = 5.0, 4.0  # inches per panel
+DPI = 150  # PNG resolution, dots per inch
+
+
+def plot_fronts(
+    points: pd.DataFrame, fronts: pd.DataFrame, out_path_png: Path, objective: str = OVERALL, title: str | None = None
+) -> list[Path]:
+    """Two panels for one objective: each size's front on steps, and the front across sizes on FLOPs.
+
+    `points` are the objective's points (e.g. `analysis.aggregate.seed_means`), `fronts` the rows of
+    `analysis.pareto.study_fronts` for that objective (its `cost_axis` says which panel a front belongs to).
+    Writes PNG and SVG; returns [png, svg].
+    """
+    fig = Figure(figsize=(2 * PANEL_WIDTH, PANEL_HEIGHT + 0.4), layout="constrained")
+    FigureCanvasAgg(fig)
+    left, right = fig.subplots(1, 2)
+    axis = fronts["cost_axis"] if "cost_axis" in fronts.columns else pd.Series("", index=fronts.index)
+    ylabel = objective_label(objective)
+    draw_pareto(left, points, fronts[axis == STEPS_AXIS], cost=STEPS_AXIS, ylabel=ylabel)
+    left.set_title("each size's front, on steps", fontsize="medium")
+    draw_pareto(right, points, fronts[axis == FLOPS_AXIS], cost=FLOPS_AXIS, ylabel=ylabel)
+    right.set_title("one front across sizes, on FLOPs", fontsize="medium")
+    fig.suptitle(title if title is not None else f"{objective}: zero-shot score against intermediate-training cost")
+    return _save(fig, out_path_png)
+
+
+def draw_gains(ax: Axes, gains: pd.DataFrame, sizes: list[str] | None = None) -> Axes:
+    """Gain against steps with its interval: one line per (size, intermediate task), one colour per size.
+
+    `gains`: rows of `analysis.gains.gains_over_baseline` for one objective. The step-0 rows (gain 0 by
+    construction) are the dashed line at 0. Markers tell the intermediate tasks apart.
+    """
+    sizes = sizes or size_order(gains)
+    colours = size_colours(sizes)
+    trained = gains[gains[MILESTONE] > 0].dropna(subset=["gain"])
+    tasks = sorted(trained["intermediate_task"].unique())
+    markers = dict(zip(tasks, "osD^vP*Xh<>", strict=False))
+    for model in sizes:
+        for task in tasks:
+            line = trained[(trained["model"] == model) & (trained["intermediate_task"] == task)].sort_values(MILESTONE)
+            if line.empty:
+                continue
+            yerr = np.vstack([line["gain"] - line["ci_low"], line["ci_high"] - line["gain"]])
+            ax.errorbar(
+                line[MILESTONE], line["gain"], yerr=yerr, color=colours[model], marker=markers.get(task, "o"),
+                markersize=5, capsize=3, linewidth=1.2, label=f"{model}, {task}",
+            )
+    ax.axhline(0.0, color="grey", linestyle="--", linewidth=1, label="baseline (step 0)")
+    _steps_axis(ax, trained[MILESTONE])
+    ax.set_ylabel(GAIN_LABEL)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="x-small")
+    return ax
+
+
+def plot_gains(gains: pd.DataFrame, out_path_png: Path, objective: str = "objective") -> list[Path]:
+    """One `draw_gains` panel per objective (the overall score first); writes PNG and SVG."""
+    objectives = _objectives(gains, objective)
+    sizes = size_order(gains)
+    fig, axes = _panels(len(objectives))
+    for ax, name in zip(axes, objectives, strict=True):
+        draw_gains(ax, gains[gains[objective] == name], sizes)
+        ax.set_title(name, fontsize="medium")
+    fig.suptitle("Gain over the no-intermediate baseline")
+    return _save(fig, out_path_png)
+
+
+def draw_size_comparison(ax: Axes, comparison: pd.DataFrame) -> Axes:
+    """Difference of gains (larger - smaller size) against steps, with its interval, per (pair, task).
+
+    `comparison`: rows of `analysis.gains.size_comparison` for one objective. Above the 0 line the gain grows
+    with size; filled markers are differences outside the noise, hollow ones are within it.
+    """
+    if comparison.empty:
+        ax.text(0.5, 0.5, "no step count shared by two sizes", ha="center", va="center", transform=ax.transAxes)
+        return ax
+    pairs = comparison[["smaller", "larger"]].drop_duplicates().itertuples(index=False)
+    tasks = sorted(comparison["intermediate_task"].unique())
+    markers = dict(zip(tasks, "osD^vP*Xh<>", strict=False))
+    for i, (smaller, larger) in enumerate(pairs):
+        for task in tasks:
+            line = comparison[
+                (comparison["smaller"] == smaller) & (comparison["larger"] == larger) & (comparison["intermediate_task"] == task)
+            ].sort_values(MILESTONE)
+            if line.empty:
+                continue
+            yerr = np.vstack([line["difference"] - line["ci_low"], line["ci_high"] - line["difference"]])
+            colour = f"C{i % 10}"
+            ax.errorbar(line[MILESTONE], line["difference"], yerr=yerr, color=colour, linewidth=1.2, capsize=3,
+                        marker="none", label=f"{larger} - {smaller}, {task}")
+            real = line["verdict"].isin(["grows", "shrinks"])
+            ax.scatter(line.loc[real, MILESTONE], line.loc[real, "difference"], color=colour, marker=markers[task], zorder=3)
+            ax.scatter(line.loc[~real, MILESTONE], line.loc[~real, "difference"], facecolors="white", edgecolors=colour,
+                       marker=markers[task], zorder=3)
+    ax.axhline(0.0, color="grey", linestyle="--", linewidth=1)
+    _steps_axis(ax, comparison[MILESTONE])
+    ax.set_ylabel(DIFFERENCE_LABEL)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="x-small")
+    return ax
+
+
+def plot_size_comparison(comparison: pd.DataFrame, out_path_png: Path, objective: str = "objective") -> list[Path]:
+    """One `draw_size_comparison` panel per objective; writes PNG and SVG."""
+    objectives = _objectives(comparison, objective) or [OVERALL]
+    fig, axes = _panels(len(objectives))
+    for ax, name in zip(axes, objectives, strict=True):
+        draw_size_comparison(ax, comparison[comparison[objective] == name] if objective in comparison else comparison)
+        ax.set_title(name, fontsize="medium")
+    fig.suptitle("Does the gain grow with model size? (filled: the interval excludes 0)")
+    return _save(fig, out_path_png)
+
+
+def heatmap_matrix(table: pd.DataFrame, model: str, by: str) -> pd.DataFrame:
+    """The rows of `analysis.languages.language_gain_table` for one size, as a `by` x steps matrix."""
+    rows = table[table["model"] == model]
+    return rows.pivot(index=by, columns=MILESTONE, values="gain").sort_index(axis=0).sort_index(axis=1)
+
+
+def draw_language_heatmap(ax: Axes, matrix: pd.DataFrame, limit: float, annotate: bool = True):
+    """Draw a `heatmap_matrix` (rows: languages or groups; columns: steps) on a diverging scale.
+
+    Colours run from blue (a loss) through white (0) to red (a gain), symmetric in +-`limit` points, so
+    every panel of a figure shares one scale. Returns the image, for a colour bar.
+    """
+    image = ax.imshow(matrix.to_numpy(dtype=float), cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+    ax.set_xticks(range(matrix.shape[1]), [str(c) for c in matrix.columns])
+    ax.set_yticks(range(matrix.shape[0]), [str(r) for r in matrix.index], fontsize="small")
+    ax.set_xlabel("intermediate-training steps")
+    if annotate and matrix.size <= 400:  # cells; beyond that the numbers no longer fit
+        for (i, j), value in np.ndenumerate(matrix.to_numpy(dtype=float)):
+            if not np.isnan(value):
+                ax.text(j, i, f"{value:+.1f}", ha="center", va="center", fontsize="x-small")
+    return image
+
+
+def plot_language_gains(table: pd.DataFrame, out_path_png: Path, by: str = "language") -> list[Path]:
+    """One heatmap per size (small to large) of `language_gain_table(..., by=by)`; writes PNG and SVG."""
+    sizes = size_order(table)
+    n_rows = max(1, table[by].nunique()) if by in table.columns else 1
+    height = max(PANEL_HEIGHT, 0.25 * n_rows + 1.5)  # inches: about a quarter inch per row
+    fig = Figure(figsize=(PANEL_WIDTH * max(1, len(sizes)), height), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = np.atleast_1d(fig.subplots(1, max(1, len(sizes))))
+    limit = _symmetric_limit(table["gain"] if "gain" in table.columns else pd.Series(dtype=float))
+    image = None
+    for ax, model in zip(axes, sizes, strict=False):
+        image = draw_language_heatmap(ax, heatmap_matrix(table, model, by), limit)
+        ax.set_title(model, fontsize="medium")
+        ax.set_ylabel(by)
+    if image is not None:
+        fig.colorbar(image, ax=list(axes), label="gain over the step-0 baseline (points)", shrink=0.8)
+    fig.suptitle(f"Zero-shot gain per {by} (mean over intermediate and target tasks)")
+    return _save(fig, out_path_png)
+
+
+def draw_dev_vs_zero_shot(ax: Axes, points: pd.DataFrame, steps: list[int]) -> Axes:
+    """English dev against zero-shot, one colour per step count (the same `steps` order in every panel)."""
+    colours = dict(zip(steps, _viridis(len(steps)), strict=True))
+    for value in steps:
+        at = points[points[MILESTONE] == value]
+        if not at.empty:
+            ax.scatter(at["dev"], at["zero_shot"], s=22, alpha=0.8, color=colours[value], label=f"{value} steps")
+    ax.set_xlabel("English dev score (ASHA's signal, 0-100)")
+    ax.set_ylabel("zero-shot score without English (0-100)")
+    ax.grid(True, alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="x-small")
+    return ax
+
+
+def plot_dev_vs_zero_shot(points: pd.DataFrame, correlations: pd.DataFrame, out_path_png: Path) -> list[Path]:
+    """One `draw_dev_vs_zero_shot` panel per size, titled with its Spearman rho over all milestones."""
+    sizes = size_order(points)
+    steps = sorted(int(s) for s in points[MILESTONE].unique()) if MILESTONE in points.columns else []
+    fig, axes = _panels(max(1, len(sizes)))
+    overall = correlations[correlations[MILESTONE].isna()].set_index("model") if not correlations.empty else None
+    for ax, model in zip(axes, sizes, strict=False):
+        draw_dev_vs_zero_shot(ax, points[points["model"] == model], steps)
+        title = model
+        if overall is not None and model in overall.index:
+            row = overall.loc[model]
+            title += f": Spearman rho = {row['rho']:.2f} (n = {int(row['n'])})"
+        ax.set_title(title, fontsize="medium")
+    fig.suptitle("Does English dev predict zero-shot transfer?")
+    return _save(fig, out_path_png)
+
+
+def _objectives(frame: pd.DataFrame, column: str) -> list[str]:
+    if column not in frame.columns or frame.empty:
+        return []
+    names = sorted(frame[column].astype(str).unique())
+    return ([OVERALL] if OVERALL in names else []) + [n for n in names if n != OVERALL]
+
+
+def _panels(n: int) -> tuple[Figure, list[Axes]]:
+    columns = min(n, 3)
+    rows = int(np.ceil(n / columns))
+    fig = Figure(figsize=(PANEL_WIDTH * columns, PANEL_HEIGHT * rows + 0.4), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = np.atleast_1d(fig.subplots(rows, columns)).ravel().tolist()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes[:n]
+
+
+def _save(fig: Figure, out_path_png: Path) -> list[Path]:
+    out_png = Path(out_path_png)
+    out_svg = out_png.with_suffix(".svg")
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=DPI)
+    fig.savefig(out_svg)
+    return [out_png, out_svg]
+
+
+def _steps_axis(ax: Axes, steps: pd.Series) -> None:
+    positive = steps[steps > 0].to_numpy(dtype=float)
+    if positive.size and np.log10(positive.max() / positive.min()) > LOG_SPAN_DECADES:
+        ax.set_xscale("log")
+    ax.set_xlabel(_cost_label(MILESTONE))
+
+
+def _symmetric_limit(values: pd.Series) -> float:
+    finite = values.to_numpy(dtype=float)
+    finite = finite[np.isfinite(finite)]
+    return float(max(np.abs(finite).max(), 1e-9)) if finite.size else 1.0
+
+
+def _viridis(n: int) -> list[tuple[float, float, float, float]]:
+    from matplotlib import colormaps
+
+    return [colormaps["viridis"](x) for x in np.linspace(0.0, 0.9, max(n, 1))][:n]

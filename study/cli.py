@@ -54,6 +54,38 @@ def validate(spec_path: Annotated[Path, typer.Argument(metavar="SPEC")]) -> None
 
 
 @app.command()
+def plan(
+    spec_path: Annotated[Path, typer.Argument(metavar="SPEC")],
+    device_tflops: Annotated[float, typer.Option(help="sustained TFLOP/s per GPU (default: an H100 at 40% MFU)")] = 400.0,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Trials, milestones, steps, FLOPs and GPU-hours of a study, before anything is spent."""
+    import json
+
+    from study.plan import plan as make_plan
+
+    spec = _load(spec_path)
+    result = make_plan(spec, device_tflops=device_tflops)
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    table = Table(title=f"plan of {spec.study.name} ({result['schedule']} mode; {device_tflops:g} TFLOP/s per GPU)")
+    for col in ("model", "parameters", "milestones", "trials", "intermediate steps", "PFLOPs", "PFLOPs with ASHA", "GPU-hours with ASHA"):
+        table.add_column(col, justify="right")
+    mode = result["schedule"]
+    for name, m in result["models"].items():
+        table.add_row(name, f"{m['parameters']:,}", str(m["milestones"]), str(m["trials"][mode]),
+                      f"{m['intermediate_steps'][mode]:,}", f"{m['flops'][mode] / 1e15:.3g}",
+                      f"{m['flops'][mode + '_with_asha'] / 1e15:.3g}", f"{m['gpu_hours'][mode + '_with_asha']:.3g}")
+    console.print(table)
+    s = result["intermediate_steps"]
+    console.print(f"intermediate steps, whole grid before ASHA: branch {s['branch']:,}, independent {s['independent']:,} "
+                  f"(branching saves {100 * result['branch_saving']:.0f}%)")
+    g = result["gpu_hours"]
+    console.print(f"GPU-hours (upper bound): {g[mode]:.3g} for the full grid, {g[mode + '_with_asha']:.3g} with ASHA")
+
+
+@app.command()
 def run(
     spec_path: Annotated[Path, typer.Argument(metavar="SPEC")],
     address: Annotated[str | None, typer.Option(help="Ray cluster address, e.g. 'auto'; default a local Ray")] = None,

@@ -21,7 +21,7 @@ from study.cache import cache_root, fingerprint
 from study.tasks.base import Features
 from study.tasks.registry import LoadContext, Task
 
-FEATURES_VERSION = 1  # bump when a format's feature code changes, to invalidate cached features
+FEATURES_VERSION = 2  # bump when a format's feature code changes, to invalidate cached features
 
 datasets.disable_progress_bars()
 
@@ -50,7 +50,15 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
 
 
 def data_fingerprint(task: Task, split: str, lang: str, ctx: LoadContext) -> Any:
-    """What identifies the raw data: the built-in seed, or the data directory (real files)."""
+    """What identifies the raw data.
+
+    Real tasks (a `DataSource` loader) say it themselves: for local release files, each file's resolved
+    path, size and modification time, so an edited or replaced file is tokenized again; for the hub, the
+    dataset id, config and split. The built-in benchmark is identified by its seed.
+    """
+    source = getattr(task.loader, "fingerprint", None)
+    if source is not None:
+        return {"source": source(split, lang, ctx)}
     return {"builtin_seed": ctx.builtin_seed, "data_dir": ctx.data_dir}
 
 

@@ -353,9 +353,11 @@ def pretrain(cfg: TinyModelConfig, tokenizer, out_dir: pathlib.Path) -> dict:
     model.save_pretrained(out_dir)  # safetensors; AutoModel loads the encoder, ignoring lm_head
     tail = losses[-min(50, len(losses)):]
     return {
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "parameters_without_embeddings": sum(p.numel() for n, p in model.named_parameters()
-                                             if "embeddings" not in n and "lm_head" not in n),
+        # The encoder as AutoModel(add_pooling_layer=False) loads it, embeddings included; the MLM
+        # head's own weights (its decoder is tied to the embeddings) are counted apart.
+        "parameters": sum(p.numel() for p in model.roberta.parameters()),
+        "parameters_without_embeddings": sum(p.numel() for p in model.roberta.encoder.parameters()),
+        "mlm_head_parameters": sum(p.numel() for n, p in model.lm_head.named_parameters() if "decoder.weight" not in n),
         "final_mlm_loss": round(float(np.mean(tail)), 4),  # mean of the last 50 steps, nats/token
         "initial_mlm_loss": round(float(np.mean(losses[:10])), 4),
         "loss_curve": [round(float(np.mean(losses[i: i + 50])), 4) for i in range(0, len(losses), 50)],

@@ -98,6 +98,10 @@ class Format:
     def gold(self, examples: Sequence[dict], task: Task) -> list[Any]:
         raise NotImplementedError
 
+    def count(self, examples: Sequence[dict]) -> int:
+        """Examples as the metric counts them (questions, sentences, sentence pairs, queries, gold pairs)."""
+        return len(examples)
+
 
 def token_count(features: Features) -> int:
     """Non-padding tokens in a set of features (input_ids may be nested for multiple choice)."""

@@ -33,5 +33,9 @@ for _name, _info in builtin.BUILTIN_TASKS.items():
             loader=_loader(_name),
             labels=tuple(_info.get("labels", ())),
             description=_info.get("description", "built-in generated task"),
+            splits={split: tuple(langs) for split, langs in _info["splits"].items()},
         )
     )
+
+# The real intermediate tasks and XTREME / XTREME-R targets (their data comes from files or the hub).
+from study.tasks import real_tasks  # noqa: E402, F401

@@ -64,6 +64,18 @@ XTREME_R_TASK_LANGUAGES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "tydiqa": XTREME_TASK_LANGUAGES["tydiqa"],
 })
 
+# Tatoeba's files are named by ISO 639-3 codes (LASER `tatoeba.{code}-eng.{code}`); XTREME's mapping, with
+# Persian as `pes` (Iranian Persian), Swahili as `swh` and Chinese as `cmn` (Mandarin). One entry per
+# XTREME-R Tatoeba language (tested).
+TATOEBA_CODES: Mapping[str, str] = MappingProxyType({
+    "ar": "ara", "he": "heb", "vi": "vie", "id": "ind", "jv": "jav", "tl": "tgl", "eu": "eus", "ml": "mal",
+    "ta": "tam", "te": "tel", "af": "afr", "nl": "nld", "de": "deu", "el": "ell", "bn": "ben", "hi": "hin",
+    "mr": "mar", "ur": "urd", "fa": "pes", "fr": "fra", "it": "ita", "pt": "por", "es": "spa", "bg": "bul",
+    "ru": "rus", "ja": "jpn", "ka": "kat", "ko": "kor", "th": "tha", "sw": "swh", "zh": "cmn", "kk": "kaz",
+    "tr": "tur", "et": "est", "fi": "fin", "hu": "hun", "az": "aze", "lt": "lit", "pl": "pol", "uk": "ukr",
+    "ro": "ron",
+})
+
 TASK_LANGUAGES: Mapping[str, Mapping[str, tuple[str, ...]]] = MappingProxyType({
     "xtreme": XTREME_TASK_LANGUAGES,
     "xtreme-r": XTREME_R_TASK_LANGUAGES,

@@ -6,7 +6,7 @@ branches on task names.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +83,11 @@ class Task:
     doc_stride: int = 128  # span QA: tokens shared by consecutive windows of a long context
     allow_no_answer: bool = False  # span QA: SQuAD v2.0's unanswerable questions
     description: str = ""
+    # split ("train", "dev", "test") -> the languages that have it; None where the loader does not say.
+    splits: Mapping[str, tuple[str, ...]] | None = field(default=None, compare=False, repr=False)
+    # Tasks (of the same format) whose English training data a target fine-tunes on first, in this order,
+    # with the same head, before its own: XTREME-R trains XCOPA on SocialIQA, then on COPA.
+    train_first: tuple[str, ...] = ()
 
     @property
     def format(self) -> Format:

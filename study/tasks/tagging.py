@@ -25,22 +25,26 @@ class Tagging(Format):
     def features(self, examples: Sequence[dict], tokenizer: Any, max_length: int, task, train: bool) -> Features:
         index = {label: i for i, label in enumerate(task.labels)}
         enc = tokenizer([list(ex["tokens"]) for ex in examples], is_split_into_words=True, truncation=True, max_length=max_length)
-        input_ids, labels, first = [], [], []
+        input_ids, labels, first, words = [], [], [], []
         for n, ex in enumerate(examples):
             word_ids = enc.word_ids(n)
             tags = ex.get("tags") or [None] * len(ex["tokens"])
-            row_labels, row_first, previous = [], [], None
+            row_labels, row_first, row_words, previous = [], [], [], None
             for pos, w in enumerate(word_ids):
                 if w is not None and w != previous:
                     row_labels.append(index.get(tags[w], IGNORE))
                     row_first.append(pos)
+                    row_words.append(w)
                 else:
                     row_labels.append(IGNORE)
                 previous = w
             input_ids.append(enc["input_ids"][n])
             labels.append(row_labels)
-            first.append(row_first)  # position of each word's first sub-token; words cut by truncation are absent
-        return {"input_ids": input_ids, "labels": labels, "first_token": first}
+            # Position of each word's first sub-token, and which word it is: a word that tokenizes to
+            # nothing (an empty or zero-width token) or is cut by truncation has no entry.
+            first.append(row_first)
+            words.append(row_words)
+        return {"input_ids": input_ids, "labels": labels, "first_token": first, "first_word": words}
 
     def make_head(self, hidden: int, task) -> nn.Module:
         return TokenHead(hidden, len(task.labels))
@@ -62,7 +66,8 @@ class Tagging(Format):
 
     @torch.no_grad()
     def predict(self, encoder, head, features, examples, task, batch_size, pad_id, layer=None) -> Predictions:
-        # Words cut off by max_length get the task's fallback label ("O" for NER), as they cannot be seen.
+        # Words the encoder never saw (cut off by max_length, or tokenized to nothing) get the task's
+        # fallback label ("O" for NER), so every word still has exactly one predicted tag.
         fallback = "O" if "O" in task.labels else task.labels[0]
         out: list[Any] = [None] * len(features["input_ids"])
         lengths = [len(x) for x in features["input_ids"]]
@@ -70,8 +75,10 @@ class Tagging(Format):
             rows = take(features, idx)
             best = self.logits(encoder, head, self.collate(rows, pad_id)).argmax(-1)
             for j, i in enumerate(idx):
-                tags = [task.labels[best[j, p]] for p in rows["first_token"][j]]
-                out[i] = tags + [fallback] * (len(examples[i]["tokens"]) - len(tags))
+                tags = [fallback] * len(examples[i]["tokens"])
+                for p, w in zip(rows["first_token"][j], rows["first_word"][j]):
+                    tags[w] = task.labels[best[j, p]]
+                out[i] = tags
         return Predictions(out, sum(lengths))
 
     def gold(self, examples, task) -> list[Any]:

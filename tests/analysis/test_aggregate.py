@@ -105,3 +105,52 @@ def test_an_empty_table_gives_empty_tables_with_the_columns(small_study):
     overall = overall_scores(empty)
     assert overall.empty
     assert {"score", "n_tasks", *MILESTONE_KEYS} <= set(overall.columns)
+
+
+# --------------------------------------------------------------------- per language, and means over seeds
+import json  # noqa: E402
+
+from analysis.aggregate import config_without_seed, language_scores, seed_means  # noqa: E402
+from study.results import config_json  # noqa: E402
+
+
+def test_language_scores_keep_each_language_apart(small_study):
+    per_language = language_scores(small_study)
+    assert len(per_language) == 2 * 3 * 3 * 2 * 2  # sizes x seeds x milestones x tasks x languages
+    row = per_language.set_index(["model", "seed", "intermediate_steps", "target_task", "language"]).loc[
+        ("large", 1, 1000, "xquad", "de")
+    ]
+    assert row["score"] == pytest.approx(_level("large", 1000, 1) - 5)
+    assert (language_scores(small_study, split="dev")["language"] == "en").all()
+
+
+def test_config_without_seed_drops_what_identifies_the_point():
+    flat = config_json({"model": "small", "intermediate_task": "mnli", "seed": 3, "target_lr": 1e-5})
+    nested = config_json({"point": {"model": "small", "intermediate_task": "mnli", "seed": 4, "budget": 100},
+                          "target_lr": 1e-5})
+    assert json.loads(config_without_seed(flat)) == {"target_lr": 1e-5}
+    assert json.loads(config_without_seed(nested)) == {"budget": 100, "target_lr": 1e-5}
+    assert config_without_seed("not json") == "not json"
+
+
+def test_seed_means_average_seeds_of_one_configuration(make_results, make_scores):
+    rows = []
+    for seed, lr, value in ((0, 1e-5, 50.0), (1, 1e-5, 54.0), (2, 1e-5, 58.0), (0, 3e-5, 70.0)):
+        config = config_json({"model": "small", "intermediate_task": "mnli", "seed": seed, "lr": lr})
+        rows += make_scores({"xnli": {"en": value}}, seed=seed, config=config, intermediate_steps=100,
+                            trial_id=f"t-{seed}-{lr}")
+    points = seed_means(overall_scores(make_results(rows))).set_index("hyperparameters")
+    searched = points.loc[json.dumps({"lr": 1e-5})]
+    assert (searched["score"], searched["score_sd"], searched["n_seeds"]) == pytest.approx((54.0, 4.0, 3))
+    assert (searched["seeds"], searched["trial_ids"]) == ("0,1,2", "t-0-1e-05,t-1-1e-05,t-2-1e-05")
+    single = points.loc[json.dumps({"lr": 3e-5})]
+    assert single["score"] == 70.0 and single["n_seeds"] == 1 and math.isnan(single["score_sd"])
+    assert single["intermediate_flops"] == pytest.approx(6.0 * 270_000_000 * 100 * 32 * 128)
+
+
+def test_seed_means_keep_tasks_apart_and_count_a_seed_once(small_study):
+    points = seed_means(task_scores(small_study))
+    assert len(points) == 2 * 3 * 2  # sizes x milestones x tasks: the three seeds are one point
+    assert (points["n_seeds"] == 3).all()
+    row = points.set_index(["model", "intermediate_steps", "target_task"]).loc[("small", 100, "xnli")]
+    assert row["score"] == pytest.approx(_level("small", 100, 1) + 5)  # seeds 0, 1, 2 average to seed 1

@@ -142,3 +142,102 @@ def test_bad_arguments_are_errors():
     with pytest.raises(ValueError, match="seed"):
         gains_over_baseline(pd.DataFrame({"model": [], "score": []}))
     assert all(math.isnan(v) for v in bootstrap_mean_ci([]))
+
+
+# ----------------------------------------------------------------------------- per language, across sizes
+from analysis.aggregate import language_scores  # noqa: E402
+from analysis.gains import GROWS, SHRINKS, TOO_FEW_SEEDS, WITHIN_NOISE, bootstrap_diff_ci, seed_gains, size_comparison  # noqa: E402
+
+
+def test_many_groups_get_exactly_the_intervals_of_one_group_at_a_time():
+    # The intervals are computed for all groups with one draw of indices per seed count; each group must
+    # still get what bootstrap_mean_ci gives it alone.
+    rng = np.random.default_rng(5)
+    rows = []
+    for model in ("small", "large"):
+        for seed in range(4):
+            rows.append((model, "none", seed, 0, 40.0))
+            for steps in (10, 100, 1000):
+                if model == "large" and seed == 3 and steps == 10:
+                    continue  # a group with 3 seeds beside groups with 4
+                rows.append((model, "mnli", seed, steps, 40.0 + float(rng.normal(2, 3))))
+    frame = _scores(rows)
+    gains = gains_over_baseline(frame, n_boot=500, seed=11)
+    for row in gains[gains["intermediate_steps"] > 0].itertuples():
+        chosen = frame[(frame.model == row.model) & (frame.intermediate_steps == row.intermediate_steps)]
+        expected = bootstrap_mean_ci(chosen["score"].to_numpy() - 40.0, n_boot=500, seed=11)
+        assert (row.gain, row.ci_low, row.ci_high) == pytest.approx(expected, abs=1e-12)
+    assert set(gains.loc[gains.intermediate_steps == 10, "n_seeds"]) == {3, 4}
+
+
+def test_gains_per_language_pair_each_language_with_its_own_baseline(make_results, make_scores):
+    rows = []
+    for seed in range(2):
+        base = {"model": "small", "seed": seed, "trial_id": f"b{seed}"}
+        trained = {"model": "small", "seed": seed, "intermediate_steps": 100, "trial_id": f"t{seed}"}
+        rows += make_scores({"xnli": {"en": 80.0, "sw": 40.0 + seed}}, **base)
+        rows += make_scores({"xnli": {"en": 81.0, "sw": 45.0 + 3 * seed}}, **trained)
+    gains = gains_over_baseline(language_scores(make_results(rows)))
+    trained = gains[gains.intermediate_steps == 100].set_index("language")
+    assert trained.loc["en", "gain"] == pytest.approx(1.0)
+    assert trained.loc["sw", "gain"] == pytest.approx((5.0 + 7.0) / 2)  # seed 0: 45 - 40; seed 1: 48 - 41
+    assert (trained.loc["sw", "ci_low"], trained.loc["sw", "ci_high"]) == pytest.approx((5.0, 7.0))
+    assert {"target_task", "language"} <= set(gains.columns)
+
+
+def test_seed_gains_are_paired_per_seed():
+    rows = [("small", "none", s, 0, 40.0 + 10 * s) for s in range(2)]
+    rows += [("small", "mnli", s, 100, 41.0 + 12 * s) for s in range(2)]
+    per_seed = seed_gains(_scores(rows))
+    trained = per_seed[per_seed.intermediate_steps == 100].set_index("seed")["gain"]
+    assert trained.to_dict() == {0: 1.0, 1: 3.0}
+
+
+def test_the_difference_interval_of_two_independent_samples():
+    # The smaller size's gains are 0 and 1, the larger's always 10: the larger's resampled mean is 10,
+    # the smaller's is 0, 0.5 or 1 with probabilities 1/4, 1/2, 1/4. So the difference is 10, 9.5 or 9,
+    # and both 2.5% tails fall inside the atoms at 9 and 10.
+    assert bootstrap_diff_ci([0.0, 1.0], [10.0, 10.0]) == pytest.approx((9.5, 9.0, 10.0))
+    # Against a constant, the interval is the other sample's (the three-seed interval [1, 3], see above).
+    assert bootstrap_diff_ci([0.0, 0.0], [1.0, 2.0, 3.0]) == pytest.approx((2.0, 1.0, 3.0))
+    assert all(math.isnan(v) for v in bootstrap_diff_ci([], [1.0]))
+
+
+def test_size_comparison_says_whether_the_gain_grows_beyond_the_noise():
+    rows = []
+    for model, gains_by_seed in (("small", [0.0, 1.0]), ("large", [10.0, 10.0])):
+        for seed, gain in enumerate(gains_by_seed):
+            rows += [(model, "none", seed, 0, 50.0 + seed), (model, "mnli", seed, 100, 50.0 + seed + gain)]
+    row = size_comparison(_scores(rows)).iloc[0]
+    assert (row["smaller"], row["larger"]) == ("small", "large")  # by parameters, not by name
+    assert (row["gain_smaller"], row["gain_larger"]) == pytest.approx((0.5, 10.0))
+    assert (row["difference"], row["ci_low"], row["ci_high"]) == pytest.approx((9.5, 9.0, 10.0))
+    assert (row["n_seeds_smaller"], row["n_seeds_larger"], row["verdict"]) == (2, 2, GROWS)
+
+
+def test_size_comparison_verdicts():
+    def verdict(small_gains, large_gains):
+        rows = []
+        for model, values in (("small", small_gains), ("large", large_gains)):
+            for seed, gain in enumerate(values):
+                rows += [(model, "none", seed, 0, 50.0), (model, "mnli", seed, 100, 50.0 + gain)]
+        return size_comparison(_scores(rows))["verdict"].tolist()
+
+    assert verdict([5.0, 5.0], [1.0, 2.0]) == [SHRINKS]
+    assert verdict([0.0, 4.0], [1.0, 3.0]) == [WITHIN_NOISE]  # the smaller's spread covers the larger's gains
+    assert verdict([0.0], [9.0, 9.0]) == [TOO_FEW_SEEDS]  # one seed has no spread to judge a difference by
+
+
+def test_size_comparison_pairs_every_size_and_only_shared_step_counts():
+    rows = []
+    for model, steps in (("small", (100, 200)), ("large", (100, 300)), ("huge", (100,))):
+        for seed in range(2):
+            rows.append((model, "none", seed, 0, 50.0))
+            rows += [(model, "mnli", seed, s, 52.0) for s in steps]
+    frame = _scores(rows).assign(model_params=lambda f: f["model"].map({"small": 1, "large": 2, "huge": 3}))
+    comparison = size_comparison(frame)
+    assert comparison[["smaller", "larger", "intermediate_steps"]].values.tolist() == [
+        ["small", "large", 100], ["small", "huge", 100], ["large", "huge", 100],
+    ]
+    assert (comparison["difference"] == 0.0).all()
+    assert size_comparison(frame[frame.model == "small"]).empty

@@ -126,3 +126,41 @@ def test_frontier_table_on_a_study(small_study):
         "small": [0, 100, 1000],
     }
     assert frontier_table(overall.iloc[:0], "intermediate_flops").empty
+
+
+def test_study_fronts_per_size_on_steps_and_across_sizes_on_flops():
+    from analysis.pareto import FLOPS_AXIS, STEPS_AXIS, study_fronts
+
+    # small: 1 FLOP per step; large: 10 FLOPs per step.
+    points = pd.DataFrame(
+        {
+            "target_task": ["overall"] * 6 + ["xnli"] * 2,
+            "model": ["small", "small", "small", "large", "large", "large", "small", "large"],
+            "intermediate_steps": [0, 100, 200, 0, 100, 200, 0, 0],
+            "intermediate_flops": [0.0, 100.0, 200.0, 0.0, 1000.0, 2000.0, 0.0, 0.0],
+            "score": [50.0, 58.0, 57.0, 55.0, 56.0, 62.0, 40.0, 30.0],
+            "higher_is_better": True,
+        }
+    )
+    fronts = study_fronts(points, objective="target_task")
+    assert list(fronts.columns[:3]) == ["target_task", "front", "cost_axis"]
+    overall = fronts[fronts.target_task == "overall"]
+    steps = overall[overall.cost_axis == STEPS_AXIS]
+    # per size on steps: small at 200 steps (57) is dominated by small at 100 (58); large keeps all three
+    assert steps[["front", "intermediate_steps", "score"]].values.tolist() == [
+        ["large", 0, 55.0], ["large", 100, 56.0], ["large", 200, 62.0], ["small", 0, 50.0], ["small", 100, 58.0],
+    ]
+    across = overall[overall.cost_axis == FLOPS_AXIS]
+    # across sizes on FLOPs: the large baseline (0 FLOPs, 55) beats the small one; small at 100 FLOPs (58)
+    # beats large at 1000 FLOPs (56); large at 2000 FLOPs (62) is the best score
+    assert across[["model", "intermediate_flops", "score"]].values.tolist() == [
+        ["large", 0.0, 55.0], ["small", 100.0, 58.0], ["large", 2000.0, 62.0],
+    ]
+    assert (across.front == ALL_SIZES).all()
+    xnli = fronts[fronts.target_task == "xnli"]
+    assert xnli[["front", "cost_axis", "model"]].values.tolist() == [
+        ["large", STEPS_AXIS, "large"], ["small", STEPS_AXIS, "small"], [ALL_SIZES, FLOPS_AXIS, "small"],
+    ]
+    assert study_fronts(points.iloc[:0], objective="target_task").empty
+    with pytest.raises(ValueError, match="objective"):
+        study_fronts(points)

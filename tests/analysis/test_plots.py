@@ -60,3 +60,92 @@ def test_an_empty_front_draws_points_only(small_study, tmp_path):
     ax = draw_pareto(Figure().add_subplot(), overall, empty_front)
     assert len(ax.lines) == 0
     assert all(path.exists() for path in plot_pareto(overall, pd.DataFrame(), tmp_path / "p.png"))
+
+
+# ------------------------------------------------------------------ the report's other static figures
+import numpy as np  # noqa: E402
+
+from analysis.aggregate import language_scores, seed_means, task_scores  # noqa: E402
+from analysis.gains import gains_over_baseline, size_comparison  # noqa: E402
+from analysis.languages import language_gain_table  # noqa: E402
+from analysis.pareto import FLOPS_AXIS, STEPS_AXIS, study_fronts  # noqa: E402
+from analysis.plots import (  # noqa: E402
+    draw_dev_vs_zero_shot,
+    draw_gains,
+    draw_language_heatmap,
+    draw_size_comparison,
+    heatmap_matrix,
+    plot_dev_vs_zero_shot,
+    plot_fronts,
+    plot_gains,
+    plot_language_gains,
+    plot_size_comparison,
+)
+from analysis.transfer import dev_vs_zero_shot, rank_correlation  # noqa: E402
+
+
+def _valid(paths):
+    png, svg = paths
+    assert png.read_bytes()[:8] == PNG_MAGIC and png.stat().st_size > 10_000  # bytes: a drawn figure
+    assert ET.parse(svg).getroot().tag.endswith("svg")
+    return True
+
+
+def _overall_points(study):
+    return seed_means(overall_scores(study).assign(target_task="overall"))
+
+
+def test_plot_fronts_has_a_steps_panel_and_a_flops_panel(small_study, tmp_path):
+    points = _overall_points(small_study)
+    fronts = study_fronts(points, objective="target_task")
+    paths = plot_fronts(points, fronts, tmp_path / "pareto.png")
+    assert _valid(paths)
+    left, right = Figure(), Figure()
+    ax_steps = draw_pareto(left.add_subplot(), points, fronts[fronts.cost_axis == STEPS_AXIS], cost=STEPS_AXIS)
+    ax_flops = draw_pareto(right.add_subplot(), points, fronts[fronts.cost_axis == FLOPS_AXIS], cost=FLOPS_AXIS)
+    assert [line.get_label() for line in ax_steps.lines] == ["small front", "large front"]
+    assert [line.get_label() for line in ax_flops.lines] == ["front across sizes"]
+    # seed means: 2 sizes x 3 milestones, one point each
+    assert [len(c.get_offsets()) for c in ax_steps.collections if isinstance(c, PathCollection)] == [3, 3]
+
+
+def test_gains_are_drawn_with_their_intervals(small_study, tmp_path):
+    gains = gains_over_baseline(task_scores(small_study))
+    ax = draw_gains(Figure().add_subplot(), gains[gains.target_task == "xnli"])
+    labels = [c.get_label() for c in ax.containers]
+    assert labels == ["small, mnli", "large, mnli"]
+    # every seed gains the same here, so each interval has zero height around the gain (2 then 3 points)
+    assert ax.containers[0].lines[0].get_ydata().tolist() == [2.0, 3.0]
+    assert _valid(plot_gains(gains, tmp_path / "gains.png", objective="target_task"))
+
+
+def test_size_comparison_is_drawn_around_zero(small_study, tmp_path):
+    comparison = size_comparison(task_scores(small_study))
+    ax = draw_size_comparison(Figure().add_subplot(), comparison[comparison.target_task == "xnli"])
+    assert [c.get_label() for c in ax.containers] == ["large - small, mnli"]
+    assert ax.containers[0].lines[0].get_ydata().tolist() == [0.0, 0.0]  # both sizes gain 2, then 3
+    assert _valid(plot_size_comparison(comparison, tmp_path / "size.png", objective="target_task"))
+    empty = draw_size_comparison(Figure().add_subplot(), comparison.iloc[:0])
+    assert "no step count" in empty.texts[0].get_text()
+
+
+def test_language_heatmap_cells_are_the_table(small_study, tmp_path):
+    table = language_gain_table(gains_over_baseline(language_scores(small_study)))
+    matrix = heatmap_matrix(table, "small", "language")
+    assert matrix.index.tolist() == ["de", "en"] and matrix.columns.tolist() == [100, 1000]
+    assert matrix.to_numpy().tolist() == [[2.0, 3.0], [2.0, 3.0]]
+    image = draw_language_heatmap(Figure().add_subplot(), matrix, limit=3.0)
+    np.testing.assert_array_equal(image.get_array(), matrix.to_numpy())
+    assert image.get_clim() == (-3.0, 3.0)
+    assert _valid(plot_language_gains(table, tmp_path / "languages.png"))
+    by_family = language_gain_table(gains_over_baseline(language_scores(small_study)), by="family")
+    assert _valid(plot_language_gains(by_family, tmp_path / "families.png", by="family"))
+
+
+def test_dev_vs_zero_shot_one_colour_per_step_count(small_study, tmp_path):
+    points = dev_vs_zero_shot(small_study)
+    ax = draw_dev_vs_zero_shot(Figure().add_subplot(), points[points.model == "small"], [0, 100, 1000])
+    scatters = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert [c.get_label() for c in scatters] == ["0 steps", "100 steps", "1000 steps"]
+    assert len({tuple(c.get_facecolor()[0]) for c in scatters}) == 3
+    assert _valid(plot_dev_vs_zero_shot(points, rank_correlation(points), tmp_path / "dev.png"))

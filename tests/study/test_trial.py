@@ -103,3 +103,72 @@ def test_baseline_trial_reports_only_step_zero(tmp_path):
     df = results.collect(f"{tmp_path}/t")
     assert (df.intermediate_tokens == 0).all() and (df.intermediate_steps == 0).all()
     assert not any(Path(tmp_path).rglob("*.tmp-*")), "no temporary files are left behind"
+
+
+def _trunk_state(trial):
+    phase = trial.phase
+    params = {k: v.clone() for k, v in phase.encoder.state_dict().items()}
+    params.update({f"head.{k}": v.clone() for name, h in phase.heads.items() for k, v in h.state_dict().items()})
+    opt = phase.optimizer.state_dict()["state"]
+    return params, opt, {n: (s.state.epoch, s.state.position) for n, s in phase.streams.items()}, phase.step
+
+
+def test_cooldown_branches_leave_the_trunk_exactly_as_without_them(tmp_path):
+    import torch
+
+    states = []
+    for fraction in (0.5, 0.0):
+        spec = small_spec(str(tmp_path / str(fraction)), intermediate_training={"warmup_steps": 2, "cooldown_fraction": fraction})
+        trial = Trial(spec, CONFIG, "exact")
+        trial.run(lambda metrics, folder: None)
+        states.append(_trunk_state(trial))
+    (pa, oa, sa, ka), (pb, ob, sb, kb) = states
+    assert ka == kb == 20 and sa == sb, "same steps and data order"
+    assert pa.keys() == pb.keys() and all(torch.equal(pa[k], pb[k]) for k in pa), "same parameters"
+    assert all(torch.equal(oa[i][k], ob[i][k]) for i in oa for k in oa[i]), "same optimizer state"
+
+
+def test_branch_and_independent_modes_give_comparable_rows(tmp_path):
+    rows = {}
+    for mode in ("branch", "independent"):
+        spec = small_spec(str(tmp_path / mode), intermediate_training={"schedule": mode, "warmup_steps": 2, "cooldown_fraction": 0.2})
+        budgets = [None] if mode == "branch" else [10, 20]
+        for b in budgets:
+            config = {**CONFIG, **({"budget": b} if b else {})}
+            reports = run_trial(spec, config, f"{mode}-{b}")
+            assert [r["intermediate_steps"] for r in reports] == ([10, 20] if mode == "branch" else [10, 20][: [10, 20].index(b) + 1])
+        rows[mode] = results.collect(f"{tmp_path / mode}/t")
+    b, i = rows["branch"], rows["independent"]
+    assert set(b.schedule) == {"branch"} and set(i.schedule) == {"independent"}
+    keys = ["intermediate_steps", "target_task", "split", "language", "metric"]
+    assert sorted(map(tuple, b[keys].values.tolist())) == sorted(map(tuple, i[keys].values.tolist()))
+    # Independent runs train exactly their budget, without a cooldown branch.
+    assert (i.cooldown_steps == 0).all() and set(i.intermediate_examples) == {16 * 10, 16 * 20}
+    assert set(b.cooldown_steps) == {2, 4}
+
+
+def test_multitask_mixture_records_its_composition(tmp_path):
+    import json
+
+    mixture = {"name": "mix", "tasks": ["builtin_nli", "builtin_swag"], "sampling": "temperature", "temperature": 2.0}
+    spec = small_spec(str(tmp_path), intermediate_tasks=["builtin_nli", "builtin_swag", mixture])
+    trial = Trial(spec, {**CONFIG, "intermediate_task": "mix"}, "mix")
+    trial.run(lambda metrics, folder: None)
+    assert set(trial.phase.heads) == {"builtin_nli", "builtin_swag"}, "one head per task over one encoder"
+    df = results.collect(f"{tmp_path}/t")
+    shares = json.loads(df.mixture.iloc[0])
+    assert set(shares) == {"builtin_nli", "builtin_swag"} and abs(sum(shares.values()) - 1) < 1e-9
+    assert (df.intermediate_task == "mix").all()
+    # Both tasks were actually trained on.
+    picked = {trial.phase.task_at(s) for s in range(20)}
+    assert picked == {"builtin_nli", "builtin_swag"}
+
+
+def test_mixture_shares():
+    from study.spec import MixtureSpec
+
+    sizes = {"a": 900, "b": 100}
+    assert MixtureSpec(name="m", sampling="proportional").shares(sizes) == {"a": 0.9, "b": 0.1}
+    assert MixtureSpec(name="m", sampling="capped", cap=100).shares(sizes) == {"a": 0.5, "b": 0.5}
+    t = MixtureSpec(name="m", sampling="temperature", temperature=2.0).shares(sizes)
+    assert abs(t["a"] - 30 / 40) < 1e-12 and abs(t["b"] - 10 / 40) < 1e-12

@@ -1,0 +1,450 @@
+"""`xstudy status PATH`: a live study's progress, from the files it writes, without Ray running.
+
+What it reads, all under the study folder (a local path or a pyarrow-filesystem URI):
+- `spec.json`: the sizes, their milestones and the grid, hence how many trials are planned;
+- `experiment_state-*.json`: Ray Tune's snapshot of every trial's state (taken every few seconds);
+- `<trial dir>/result.json`: one JSON line per report; the last complete line says how far a trial got and
+  its time. A line being written when we read is cut short: it is skipped, never an error;
+- `scheduler.json`: the ASHA decisions, which tell a trial stopped early from one that finished;
+- `rows/<trial>/<milestone>.parquet`: the milestones whose results are written (each file atomically), and
+  the scores from which the best configuration so far is picked.
+
+Each file is read once, and each is replaced atomically by its writer, so the picture is a consistent
+snapshot of each file; files written between two reads can make a count lag by one report, never corrupt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pyarrow.fs as pafs
+
+from study import results, storage
+
+# A trial's state, in the order the tables show them.
+PENDING, RUNNING, FINISHED, STOPPED, ERRORED = "pending", "running", "finished", "stopped", "errored"
+STATES = (PENDING, RUNNING, FINISHED, STOPPED, ERRORED)
+# Ray Tune's trial statuses, as written in its experiment state, mapped onto ours.
+RAY_STATES = {"PENDING": PENDING, "PAUSED": PENDING, "RUNNING": RUNNING, "TERMINATED": FINISHED, "ERROR": ERRORED}
+_MILESTONE_FILE = re.compile(r"^(\d+)\.parquet$")
+
+
+@dataclass
+class TrialStatus:
+    trial_id: str
+    model: str | None = None
+    intermediate_task: str | None = None
+    seed: int | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    state: str = PENDING
+    milestones_done: list[int] = field(default_factory=list)  # milestones whose rows are written
+    final_milestone: int | None = None  # where the trial ends if nothing stops it
+    seconds: float = 0.0  # Ray's time_total_s at the last report: the trial's own running time
+    started_at: float | None = None  # Unix seconds
+    last_report_at: float | None = None  # Unix seconds
+    error: str | None = None
+
+
+def gather(path: str) -> dict[str, Any]:
+    """The status of the study at `path` as a JSON-able dict (what `--json` prints).
+
+    Raises:
+        FileNotFoundError: there is no study at `path` (no spec.json, no rows/ and no Ray experiment state).
+    """
+    uri = storage.normalize(path)
+    fs, root = storage.filesystem(uri)
+    children = _list(fs, root)
+    names = {info.base_name: info for info in children}
+    states = sorted((i for i in children if i.base_name.startswith("experiment_state-") and i.base_name.endswith(".json")),
+                    key=lambda i: (i.mtime_ns or 0, i.base_name))
+    if "spec.json" not in names and "rows" not in names and not states:
+        raise FileNotFoundError(f"{path}: no study here (no spec.json, no rows/, no Ray experiment state)")
+
+    spec = _read_json(fs, f"{root}/spec.json") if "spec.json" in names else None
+    spec = spec if isinstance(spec, dict) else {}
+    trials: dict[str, TrialStatus] = {}
+    experiment_start = None
+    if states:
+        state = _read_json(fs, states[-1].path)
+        if isinstance(state, dict):
+            experiment_start = _experiment_start(state)
+            for entry in state.get("trial_data", []):
+                _merge_experiment_entry(trials, entry)
+    for info in children:
+        if info.type == pafs.FileType.Directory and info.base_name not in ("rows", "report"):
+            _merge_trial_dir(fs, info.path, trials)
+    decisions = _read_json(fs, f"{root}/scheduler.json") if "scheduler.json" in names else None
+    decisions = decisions if isinstance(decisions, list) else []
+    stopped_by_asha = {d.get("trial_id") for d in decisions if isinstance(d, dict) and d.get("decision") == "STOP"}
+    for trial_id, milestones in _rows_milestones(fs, f"{root}/rows").items():
+        trials.setdefault(trial_id, TrialStatus(trial_id)).milestones_done = milestones
+
+    table = results.collect(uri)
+    _fill_from_rows(trials, table)
+    best = _best(table)
+    milestones = _milestones(spec)
+    for trial in trials.values():
+        trial.final_milestone = _final_milestone(trial, milestones)
+        trial.state = _state(trial, stopped_by_asha)
+
+    sizes = _sizes(spec, trials)
+    now = dt.datetime.now(dt.UTC)
+    last = max((t.last_report_at for t in trials.values() if t.last_report_at), default=None)
+    starts = [t.started_at for t in trials.values() if t.started_at]
+    start = experiment_start or (min(starts) if starts else None)
+    counts = Counter(t.state for t in trials.values())
+    planned = _planned(spec)
+    return {
+        "study": spec.get("study", {}).get("name") or uri.rstrip("/").rsplit("/", 1)[-1],
+        "path": uri,
+        "snapshot_at": now.isoformat(timespec="seconds"),
+        "running": bool(counts[RUNNING] or counts[PENDING] or (planned and len(trials) < planned["total"])),
+        "planned_trials": planned,
+        "trials_by_state": {s: counts.get(s, 0) for s in STATES},
+        "trials_by_size": {
+            size: {s: sum(1 for t in trials.values() if t.model == size and t.state == s) for s in STATES}
+            for size in sizes
+        },
+        "milestones_done": _milestones_done(trials, sizes, milestones, planned),
+        "best_so_far": {size: best[size] for size in sizes if size in best},
+        "time": {
+            "started_at": _iso(start),
+            "last_report_at": _iso(last),
+            "elapsed_seconds": (last - start) if start and last else None,
+            "trial_seconds": sum(t.seconds for t in trials.values()),
+            "trial_seconds_by_size": {size: sum(t.seconds for t in trials.values() if t.model == size) for size in sizes},
+        },
+        "trials": [asdict(t) for t in sorted(trials.values(), key=lambda t: t.trial_id)],
+    }
+
+
+def status_command(path: str, as_json: bool) -> int:
+    """Print the status of the study at `path`: rich tables, or the same content as JSON. Returns the exit code."""
+    from rich.console import Console
+
+    try:
+        status = gather(path)
+    except FileNotFoundError as exc:
+        Console(stderr=True).print(f"[bold red]no status[/]: {exc}", highlight=False)
+        return 2
+    if as_json:
+        print(json.dumps(status, indent=2, default=str))
+        return 0
+    console = Console()
+    for renderable in render(status):
+        console.print(renderable)
+    return 0
+
+
+def render(status: dict[str, Any]) -> list[Any]:
+    """The rich tables and lines that `status_command` prints."""
+    from rich.table import Table
+
+    out: list[Any] = []
+    time = status["time"]
+    elapsed = time["elapsed_seconds"]
+    out.append(
+        f"[bold]study {status['study']}[/] at {status['path']}: "
+        f"{'[yellow]in progress[/]' if status['running'] else '[green]done[/]'}; snapshot {status['snapshot_at']}"
+    )
+    out.append(
+        f"started {time['started_at'] or '-'}, last report {time['last_report_at'] or '-'}, "
+        f"elapsed {_duration(elapsed)}, trial time {_duration(time['trial_seconds'])} (summed over trials)"
+    )
+
+    by_state = Table(title="trials by state and size")
+    by_state.add_column("size")
+    for state in STATES:
+        by_state.add_column(state, justify="right")
+    by_state.add_column("planned", justify="right")
+    by_state.add_column("trial time", justify="right")
+    planned = status["planned_trials"] or {}
+    for size, counts in status["trials_by_size"].items():
+        by_state.add_row(size, *(str(counts[s]) for s in STATES), str(planned.get("by_size", {}).get(size, "-")),
+                         _duration(time["trial_seconds_by_size"].get(size)))
+    by_state.add_row("[bold]all[/]", *(str(status["trials_by_state"][s]) for s in STATES),
+                     str(planned.get("total", "-")), _duration(time["trial_seconds"]))
+    out.append(by_state)
+
+    milestones = Table(title="milestones done (trials with results there / trials that can reach it)")
+    milestones.add_column("size")
+    milestones.add_column("milestones")
+    for size, done in status["milestones_done"].items():
+        milestones.add_row(size, "   ".join(f"{m}: {v['done']}/{v['planned'] if v['planned'] is not None else '-'}"
+                                           for m, v in done.items()))
+    out.append(milestones)
+
+    best = Table(title="best so far per size (chosen on English dev, ASHA's signal)")
+    for column in ("size", "trial", "intermediate task", "steps", "seed", "English dev", "zero-shot", "hyperparameters"):
+        best.add_column(column, overflow="fold")
+    for size, row in status["best_so_far"].items():
+        best.add_row(size, row["trial_id"], row["intermediate_task"], str(row["intermediate_steps"]), str(row["seed"]),
+                     f"{row['dev']:.2f}", "-" if row["zero_shot"] is None else f"{row['zero_shot']:.2f}",
+                     _short_config(row["hyperparameters"]))
+    out.append(best)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- reading
+def _list(fs: pafs.FileSystem, root: str) -> list[pafs.FileInfo]:
+    if fs.get_file_info(root).type != pafs.FileType.Directory:
+        return []
+    return fs.get_file_info(pafs.FileSelector(root, recursive=False))
+
+
+def _read_text(fs: pafs.FileSystem, path: str) -> str | None:
+    try:
+        with fs.open_input_stream(path) as f:
+            return f.read().decode("utf-8", errors="replace")
+    except (FileNotFoundError, OSError):
+        return None
+
+
+def _read_json(fs: pafs.FileSystem, path: str) -> Any:
+    text = _read_text(fs, path)
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None  # replaced by a writer that does not rename atomically; the next snapshot will have it
+
+
+def _flat_config(config: Any) -> dict[str, Any]:
+    """A trial config with its grid point (a nested "point" dict, when there is one) flattened in."""
+    if not isinstance(config, dict):
+        return {}
+    point = config.get("point")
+    rest = {k: v for k, v in config.items() if k != "point"}
+    return {**point, **rest} if isinstance(point, dict) else rest
+
+
+def _apply_config(trial: TrialStatus, config: Any) -> None:
+    flat = _flat_config(config)
+    if not flat:
+        return
+    trial.config = config if isinstance(config, dict) else trial.config
+    trial.model = trial.model or flat.get("model")
+    trial.intermediate_task = trial.intermediate_task or flat.get("intermediate_task")
+    if trial.seed is None and flat.get("seed") is not None:
+        trial.seed = int(flat["seed"])
+
+
+def _experiment_start(state: dict[str, Any]) -> float | None:
+    start = (state.get("stats") or {}).get("start_time") or (state.get("runner_data") or {}).get("_start_time")
+    return float(start) if isinstance(start, (int, float)) and math.isfinite(start) else None
+
+
+def _merge_experiment_entry(trials: dict[str, TrialStatus], entry: Any) -> None:
+    """One trial of Ray's experiment state: [trial JSON, runtime metadata JSON] (each a JSON string)."""
+    try:
+        data = json.loads(entry[0]) if isinstance(entry[0], str) else entry[0]
+        meta = json.loads(entry[1]) if len(entry) > 1 and isinstance(entry[1], str) else (entry[1] if len(entry) > 1 else {})
+    except (ValueError, TypeError, IndexError, KeyError):
+        return
+    if not isinstance(data, dict) or "trial_id" not in data:
+        return
+    trial = trials.setdefault(str(data["trial_id"]), TrialStatus(str(data["trial_id"])))
+    trial.state = RAY_STATES.get(str(data.get("status")), trial.state)
+    _apply_config(trial, data.get("config"))
+    if isinstance(meta, dict) and isinstance(meta.get("start_time"), (int, float)):
+        trial.started_at = float(meta["start_time"])
+
+
+def _merge_trial_dir(fs: pafs.FileSystem, folder: str, trials: dict[str, TrialStatus]) -> None:
+    """A Ray trial folder: its last complete result line, its params, and an error file if it failed."""
+    text = _read_text(fs, f"{folder}/result.json")
+    last = None
+    if text:
+        for line in reversed(text.splitlines()):
+            try:
+                last = json.loads(line)
+                break
+            except ValueError:
+                continue  # the line being written as we read it
+    params = None if last else _read_json(fs, f"{folder}/params.json")
+    trial_id = (last or {}).get("trial_id")
+    if trial_id is None:
+        # A trial that has not reported yet: its folder name carries its id ("<trainable>_<id>_<n>_...").
+        match = re.search(r"_([0-9a-f]{5}_\d{5})_", folder.rsplit("/", 1)[-1])
+        if match is None:
+            return
+        trial_id = match.group(1)
+    trial = trials.setdefault(str(trial_id), TrialStatus(str(trial_id)))
+    _apply_config(trial, (last or {}).get("config") or params)
+    if last:
+        trial.seconds = float(last.get("time_total_s") or 0.0)
+        if isinstance(last.get("timestamp"), (int, float)):
+            trial.last_report_at = float(last["timestamp"])
+        if last.get("done") and trial.state in (PENDING, RUNNING):
+            trial.state = FINISHED
+        elif trial.state == PENDING:
+            trial.state = RUNNING
+    error = _read_text(fs, f"{folder}/error.txt")
+    if error:
+        trial.error = error.strip().splitlines()[-1][:300] if error.strip() else "error"
+        if trial.state not in (RUNNING, FINISHED):  # else Ray retried it (max_failures) and it went on
+            trial.state = ERRORED
+
+
+def _rows_milestones(fs: pafs.FileSystem, rows: str) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for info in _list(fs, rows):
+        if info.type != pafs.FileType.Directory:
+            continue
+        done = sorted(int(m.group(1)) for f in _list(fs, info.path) if (m := _MILESTONE_FILE.match(f.base_name)))
+        out[info.base_name] = done
+    return out
+
+
+def _fill_from_rows(trials: dict[str, TrialStatus], table) -> None:
+    if table.empty:
+        return
+    first = table.drop_duplicates("trial_id").set_index("trial_id")
+    for trial_id, row in first.iterrows():
+        trial = trials.setdefault(str(trial_id), TrialStatus(str(trial_id)))
+        trial.model = trial.model or row["model"]
+        trial.intermediate_task = trial.intermediate_task or row["intermediate_task"]
+        if trial.seed is None:
+            trial.seed = int(row["seed"])
+        if not trial.config:
+            try:
+                trial.config = json.loads(row["config"])
+            except (TypeError, ValueError):
+                pass
+
+
+# ------------------------------------------------------------------------------------------------ deriving
+def _milestones(spec: dict[str, Any]) -> dict[str, list[int]]:
+    return {str(m.get("name")): sorted({0, *(int(s) for s in m.get("steps", []))}) for m in spec.get("models", [])}
+
+
+def _final_milestone(trial: TrialStatus, milestones: dict[str, list[int]]) -> int | None:
+    if trial.intermediate_task == "none":
+        return 0
+    flat = _flat_config(trial.config)
+    if flat.get("budget") is not None:
+        return int(flat["budget"])
+    grid = milestones.get(str(trial.model))
+    return max(grid) if grid else None
+
+
+def _state(trial: TrialStatus, stopped_by_asha: set[str]) -> str:
+    if trial.state == ERRORED:
+        return ERRORED
+    if trial.trial_id in stopped_by_asha and trial.state != RUNNING:
+        return STOPPED
+    reached_end = trial.final_milestone is not None and trial.final_milestone in trial.milestones_done
+    if trial.state == FINISHED and trial.final_milestone is not None and not reached_end:
+        return STOPPED  # ended before its last milestone: stopped with its configuration by ASHA
+    if trial.state == PENDING and trial.milestones_done:
+        return FINISHED if reached_end else RUNNING  # written rows, not yet in Ray's last snapshot
+    return trial.state
+
+
+def _sizes(spec: dict[str, Any], trials: dict[str, TrialStatus]) -> list[str]:
+    names = [str(m.get("name")) for m in spec.get("models", [])]
+    extra = sorted({t.model for t in trials.values() if t.model and t.model not in names})
+    return names + extra
+
+
+def _grid_size(value: Any) -> int:
+    return len(value["grid"]) if isinstance(value, dict) and isinstance(value.get("grid"), list) else 1
+
+
+def _planned(spec: dict[str, Any]) -> dict[str, Any] | None:
+    """Trials the grid makes: sizes x intermediate tasks (x step budgets in independent mode) x seeds x
+    samples x grid-searched values; None without a spec."""
+    if not spec.get("models"):
+        return None
+    seeds = len(spec.get("seeds") or [0])
+    samples = int((spec.get("search") or {}).get("num_samples") or 1)
+    grid = math.prod(_grid_size(v) for v in (spec.get("hyperparameters") or {}).values())
+    independent = (spec.get("intermediate_training") or {}).get("schedule") == "independent"
+    tasks = spec.get("intermediate_tasks") or []
+    by_size, baselines = {}, {}
+    for m in spec["models"]:
+        budgets = len([s for s in m.get("steps", []) if s > 0]) if independent else 1
+        per_point = seeds * samples * grid
+        n_none = sum(1 for t in tasks if t == "none")
+        baselines[str(m["name"])] = n_none * per_point
+        by_size[str(m["name"])] = baselines[str(m["name"])] + (len(tasks) - n_none) * budgets * per_point
+    return {"total": sum(by_size.values()), "by_size": by_size, "baselines_by_size": baselines}
+
+
+def _milestones_done(trials, sizes, milestones, planned) -> dict[str, dict[str, dict[str, int | None]]]:
+    out = {}
+    for size in sizes:
+        mine = [t for t in trials.values() if t.model == size]
+        grid = milestones.get(size) or sorted({m for t in mine for m in t.milestones_done})
+        per = {}
+        for m in grid:
+            done = sum(1 for t in mine if m in t.milestones_done)
+            if planned is None:
+                can = None
+            elif m == 0:
+                can = planned["baselines_by_size"].get(size)
+            else:
+                can = planned["by_size"].get(size, 0) - planned["baselines_by_size"].get(size, 0)
+            per[str(m)] = {"done": done, "planned": can}
+        out[size] = per
+    return out
+
+
+def _best(table) -> dict[str, dict[str, Any]]:
+    """Per size, the (trial, milestone) with the best English dev score, and its zero-shot score."""
+    if table.empty:
+        return {}
+    from analysis.aggregate import MILESTONE_KEYS, config_without_seed, dev_signal, overall_scores
+
+    dev = dev_signal(table).dropna(subset=["score"])
+    if dev.empty:
+        return {}
+    test = overall_scores(table, split="test").set_index(list(MILESTONE_KEYS))["score"]
+    out = {}
+    for model, group in dev.groupby("model", sort=False):
+        row = group.loc[group["score"].idxmax()]
+        key = tuple(row[k] for k in MILESTONE_KEYS)
+        zero_shot = test.get(key)
+        out[str(model)] = {
+            "trial_id": str(row["trial_id"]), "intermediate_task": str(row["intermediate_task"]),
+            "intermediate_steps": int(row["intermediate_steps"]), "seed": int(row["seed"]),
+            "dev": float(row["score"]),
+            "zero_shot": None if zero_shot is None or not math.isfinite(zero_shot) else float(zero_shot),
+            "hyperparameters": config_without_seed(row["config"]),
+        }
+    return out
+
+
+def _short_config(config: str) -> str:
+    """Sorted JSON as `key=value, ...`, which wraps better in a narrow terminal."""
+    try:
+        parsed = json.loads(config)
+    except (TypeError, ValueError):
+        return str(config)
+    if not isinstance(parsed, dict):
+        return str(config)
+    return ", ".join(f"{k}={v}" for k, v in parsed.items())
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="seconds")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = float(seconds)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
