@@ -139,7 +139,8 @@ def pareto_figure(points: pd.DataFrame, fronts: pd.DataFrame, objective: str = O
         fig.add_trace(go.Scatter(x=across[FLOPS_AXIS], y=across["score"], mode="lines+markers", line_shape="hv",
                                  line={"color": FRONT_ACROSS_COLOUR, "dash": "dash", "width": 2},
                                  marker={"symbol": "circle-open", "size": 12, "color": FRONT_ACROSS_COLOUR},
-                                 name="front across sizes", legendgroup=ALL_SIZES, text=_point_text(across),
+                                 name="front across sizes", legendgroup=ALL_SIZES, showlegend=True,
+                                 text=_point_text(across),
                                  hovertemplate="front: %{text}<extra></extra>"), row=1, col=2)
     fig.update_xaxes(title_text=COST_LABELS[STEPS_AXIS], row=1, col=1)
     fig.update_xaxes(title_text=COST_LABELS[FLOPS_AXIS], type="log" if log_flops else "linear", row=1, col=2)

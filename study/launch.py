@@ -73,6 +73,57 @@ def param_space(spec: StudySpec) -> dict[str, Any]:
     return space
 
 
+class OptunaSpace:
+    """Optuna's define-by-run space: the grid points in turn, the hyperparameters sampled by TPE.
+
+    Optuna cannot take Tune's grid_search, so trial number n runs point n mod len(points). Seeds are the
+    innermost axis of the points, and only a configuration's first seed samples hyperparameters: its other
+    seeds repeat them (as constants), so seeds stay repeats of one configuration and ASHA can judge their mean.
+    A class rather than a closure, so that Tune can checkpoint the searcher with it.
+    """
+
+    def __init__(self, spec: StudySpec):
+        self.points = grid_points(spec)
+        self.n_seeds = len(spec.seeds)
+        self.hyperparameters = dict(spec.hyperparameters)
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def __call__(self, trial) -> dict[str, Any]:
+        index = trial.number % len(self.points)
+        seed_index = index % self.n_seeds
+        constants: dict[str, Any] = {"point": self.points[index]}
+        sampled = trial.study.trials[trial.number - seed_index].params if seed_index else None
+        for name, value in self.hyperparameters.items():
+            if sampled is not None and name in sampled:
+                constants[name] = sampled[name]
+            elif isinstance(value, (Choice, Grid)):
+                trial.suggest_categorical(name, value.choice if isinstance(value, Choice) else value.grid)
+            elif isinstance(value, LogUniform):
+                trial.suggest_float(name, *value.loguniform, log=True)
+            elif isinstance(value, Uniform):
+                trial.suggest_float(name, *value.uniform)
+            else:
+                constants[name] = value
+        return constants
+
+
+def search_algorithm(spec: StudySpec):
+    """None (Tune's grid and random sampling), or Optuna's TPE; limited to max_concurrent_trials."""
+    if spec.search.algorithm != "optuna":
+        return None
+    import optuna
+    from ray.tune.search import ConcurrencyLimiter
+    from ray.tune.search.optuna import OptunaSearch
+
+    searcher = OptunaSearch(space=OptunaSpace(spec), metric=SIGNAL_METRIC, mode="max",
+                            sampler=optuna.samplers.TPESampler(seed=spec.search.seed))
+    if spec.search.max_concurrent_trials:
+        searcher = ConcurrencyLimiter(searcher, max_concurrent=spec.search.max_concurrent_trials)
+    return searcher
+
+
 def group_of(config: dict[str, Any]) -> str | None:
     """Trials are ranked only against trials of the same model size (and budget); the baseline has no rungs."""
     point = point_of(config)
@@ -161,14 +212,22 @@ def build_tuner(spec: StudySpec):
         checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
         verbose=1,
     )
+    searcher = search_algorithm(spec)
+    if searcher is None:
+        from ray.tune.search.basic_variant import BasicVariantGenerator
+
+        searcher = BasicVariantGenerator(random_state=spec.search.seed, max_concurrent=spec.search.max_concurrent_trials or 0)
+        space, num_samples = param_space(spec), spec.search.num_samples
+    else:
+        space, num_samples = {}, len(OptunaSpace(spec)) * spec.search.num_samples
     tune_config = tune.TuneConfig(
         scheduler=scheduler(spec),
-        num_samples=spec.search.num_samples,
-        max_concurrent_trials=spec.search.max_concurrent_trials,
+        search_alg=searcher,
+        num_samples=num_samples,
         reuse_actors=True,  # saves the worker start (about 2 s plus imports) per trial
     )
     storage.write_text_atomic(storage.join(uri, "spec.json"), spec.model_dump_json(indent=2))
-    return tune.Tuner(_trainable(spec), param_space=param_space(spec), tune_config=tune_config, run_config=run_config)
+    return tune.Tuner(_trainable(spec), param_space=space, tune_config=tune_config, run_config=run_config)
 
 
 class SigtermAsSigint:

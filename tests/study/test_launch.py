@@ -79,3 +79,53 @@ def test_rows_record_node_and_hyperparameters(study):
     assert df.node.str.len().gt(0).all()
     configs = df.groupby("trial_id").config.first().map(json.loads)
     assert {c["target_lr"] for c in configs} == {GOOD_LR, *BAD_LRS}
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    import ray
+
+    storage = tmp_path_factory.mktemp("seeds")
+    spec = small_spec(
+        str(storage), name="seeds",
+        models=[{"name": "tiny", "source": {"builtin": "tiny", "mlm_steps": 60}, "batch_size": 16, "max_length": 48,
+                 "steps": [0, 10, 20]}],
+        intermediate_tasks=["builtin_nli", "builtin_swag"], seeds=[0, 1, 2],
+        target_tasks=[{"task": "builtin_pos", "languages": ["xa"]}],
+        hyperparameters={"intermediate_lr": {"loguniform": [1e-4, 3e-3]}, "target_lr": 1e-3},
+        search={"algorithm": "optuna", "max_concurrent_trials": 2, "seed": 7},
+    )
+    launch.init_ray(None, num_cpus=2)
+    try:
+        grid, _ = launch.run(spec)
+    finally:
+        ray.shutdown()
+    return grid, results.collect(f"{storage}/seeds"), json.loads((storage / "seeds" / "scheduler.json").read_text())
+
+
+def test_three_seeds_per_point_and_every_row_traces_to_its_seed(seeded):
+    grid, df, _ = seeded
+    assert grid.num_errors == 0 and len(grid) == 9  # (none + 2 tasks) x 3 seeds
+    per_task = df.groupby("intermediate_task").seed.apply(lambda s: sorted(s.unique())).to_dict()
+    assert per_task == {"none": [0, 1, 2], "builtin_nli": [0, 1, 2], "builtin_swag": [0, 1, 2]}
+    configs = df.groupby("trial_id").agg(seed=("seed", "first"), config=("config", "first"), n=("seed", "nunique"))
+    assert (configs.n == 1).all(), "one seed per trial"
+    for _, row in configs.iterrows():
+        assert json.loads(row.config)["seed"] == row.seed, "the row's seed is the trial's seed"
+
+
+def test_optuna_samples_once_per_configuration_and_seeds_repeat_it(seeded):
+    _, df, _ = seeded
+    lrs = df[df.intermediate_task != "none"].groupby("intermediate_task").config.apply(
+        lambda c: {json.loads(x)["intermediate_lr"] for x in c})
+    for task, values in lrs.items():
+        assert len(values) == 1, f"the seeds of {task} share one sampled learning rate"
+    assert lrs["builtin_nli"] != lrs["builtin_swag"], "TPE samples each configuration"
+    assert all(1e-4 <= next(iter(v)) <= 3e-3 for v in lrs)
+
+
+def test_asha_waits_for_all_seeds_before_judging(seeded):
+    _, _, decisions = seeded
+    judged = [d for d in decisions if d["decision"] != "WAIT"]
+    assert judged and all(d["seeds_at_rung"] == 3 for d in judged)
+    assert sum(d["decision"] == "WAIT" for d in decisions) == 2 * 2  # two early seeds of each configuration
