@@ -371,6 +371,8 @@ def _save(fig: Figure, out_path_png: Path) -> list[Path]:
     out_svg = out_png.with_suffix(".svg")
     out_png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_png, dpi=DPI)
+    # The layout is settled by the first save; solving it again for the SVG would cost as much again.
+    fig.set_layout_engine("none")
     fig.savefig(out_svg)
     return [out_png, out_svg]
 

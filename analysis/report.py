@@ -182,7 +182,7 @@ def gains_figure(gains: pd.DataFrame, objective: str = "objective") -> go.Figure
                     legendgrouptitle_text=model, showlegend=k == 0,
                 ), row=row + 1, col=col + 1)
         fig.add_hline(y=0.0, line={"color": "grey", "dash": "dash", "width": 1}, row=row + 1, col=col + 1)
-    fig.update_xaxes(title_text=COST_LABELS[MILESTONE])
+    fig.update_xaxes(title_text=COST_LABELS[MILESTONE], type=_steps_axis_type(trained[MILESTONE]))
     fig.update_yaxes(title_text="gain (points)")
     return _layout(fig, f"Gain over the no-intermediate baseline: {GAIN_LABEL}", rows=rows)
 
@@ -221,7 +221,8 @@ def size_comparison_figure(comparison: pd.DataFrame, objective: str = "objective
                             "line": {"color": PALETTE[i % len(PALETTE)], "width": 2}},
                 ), row=row + 1, col=col + 1)
         fig.add_hline(y=0.0, line={"color": "grey", "dash": "dash", "width": 1}, row=row + 1, col=col + 1)
-    fig.update_xaxes(title_text=COST_LABELS[MILESTONE])
+    fig.update_xaxes(title_text=COST_LABELS[MILESTONE],
+                     type=_steps_axis_type(comparison[MILESTONE] if MILESTONE in comparison else pd.Series(dtype=float)))
     fig.update_yaxes(title_text="difference (points)")
     return _layout(fig, f"Does the gain grow with model size? {DIFFERENCE_LABEL}; filled: outside the noise", rows=rows)
 
@@ -295,6 +296,12 @@ def _layout(fig: go.Figure, title: str, rows: int | None) -> go.Figure:
     if rows is not None:
         fig.update_layout(height=PANEL_HEIGHT * rows)
     return fig
+
+
+def _steps_axis_type(steps: pd.Series) -> str:
+    """"log" when the positive step counts span more than `LOG_SPAN_DECADES` decades, as in the PNGs."""
+    positive = steps[steps > 0].to_numpy(dtype=float)
+    return "log" if positive.size and np.log10(positive.max() / positive.min()) > LOG_SPAN_DECADES else "linear"
 
 
 def _colours(sizes: list[str]) -> dict[str, str]:

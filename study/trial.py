@@ -193,7 +193,12 @@ class Trial:
                 continue  # finished before a restart: its rows are written and it was reported
             trunk_cost = Cost(**self.state.cost)
             if self.phase is not None:
-                trunk_cost.add(self.phase.run(milestone - self.phase.step))
+                try:
+                    trunk_cost.add(self.phase.run(milestone - self.phase.step))
+                except FloatingPointError as exc:
+                    # Retrying would reproduce it: stop this trial with its reason, and let the study go on.
+                    self._stop(milestone, f"non-finite intermediate loss: {exc}", report)
+                    return
             self.state.cost = asdict(trunk_cost)
             final = self.mode == "branch" or milestone == self.budget
             encoder, heads, cooldown = self._branch(milestone)
@@ -204,6 +209,12 @@ class Trial:
             with tempfile.TemporaryDirectory(prefix="xstudy-ckpt-") as tmp:
                 self._save(Path(tmp))
                 report(metrics, Path(tmp))
+
+    def _stop(self, milestone: int, reason: str, report: Reporter) -> None:
+        record = {"trial_id": self.trial_id, "config": self.config, "milestone": milestone, "reason": reason,
+                  "recorded_at": dt.datetime.now(dt.UTC).isoformat()}
+        storage.write_text_atomic(storage.join(self.study_uri, "stopped", f"{self.trial_id}.json"), json.dumps(record, default=str))
+        report({"intermediate_steps": milestone, "dev_signal": float("nan"), "stopped_reason": reason}, None)
 
     def _branch(self, milestone: int) -> tuple[torch.nn.Module, dict[str, torch.nn.Module], Cost]:
         """The encoder (and intermediate heads) the targets start from: the run itself, or a cooled-down copy."""

@@ -1,16 +1,25 @@
-"""`xstudy export`: the report folder's table, CSV, front and plots, from rows written by real trials."""
+"""`xstudy export`: the report folder's table, fronts, gains, per-language views and report, from rows
+written by real trials, and from a study that is still writing them."""
 
 from __future__ import annotations
+
+import io
+import threading
+import time
 
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from analysis import aggregate, pareto
+from study import export as exporter
 from study import launch, results, storage
 from study.cli import app
 from study.trial import Trial
 from helpers import small_spec
+from synthetic import milestone_rows, trial_id, write_study
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
@@ -26,24 +35,125 @@ def study(tmp_path_factory):
     return launch.study_uri(spec)
 
 
-def test_export_writes_the_report(study):
+@pytest.fixture(scope="module")
+def exported(study):
     result = CliRunner().invoke(app, ["export", study])
     assert result.exit_code == 0, result.output
-    report = f"{study}/report"
+    return f"{study}/report", result.output
+
+
+def test_export_writes_the_results_table(study, exported):
+    report, _ = exported
     table = pd.read_parquet(f"{report}/results.parquet")
     assert list(table.columns) == list(results.COLUMNS)
     pd.testing.assert_frame_equal(table, results.collect(study))
     csv = pd.read_csv(f"{report}/results.csv")
     assert len(csv) == len(table)
     assert set(table.intermediate_steps) == {0, 10, 20}
-    png = open(f"{report}/pareto.png", "rb").read()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
-    assert open(f"{report}/pareto.svg").read().lstrip().startswith("<?xml")
+
+
+def test_export_writes_every_figure_as_png_and_svg(exported):
+    report, output = exported
+    tasks = ["builtin_pos", "builtin_tatoeba", "builtin_xnli"]
+    names = ["pareto", *(f"pareto_{t}" for t in tasks), "gains", "language_gains", "language_gains_family",
+             "language_gains_script", "dev_vs_zero_shot"]
+    for name in names:
+        png = open(f"{report}/{name}.png", "rb").read()
+        assert png[:8] == PNG_MAGIC and len(png) > 10_000, name  # bytes: a drawn figure, not an empty canvas
+        assert open(f"{report}/{name}.svg").read().lstrip().startswith("<?xml"), name
+        assert f"{name}.png" in output
+    # one size: nothing to compare sizes with
+    assert pd.read_csv(f"{report}/size_comparison.csv").empty
+    assert "size_comparison.png" not in output
+
+
+def test_the_front_table_holds_every_front(exported):
+    report, _ = exported
+    table = pd.read_parquet(f"{report}/results.parquet")
     front = pd.read_csv(f"{report}/pareto_front.csv")
-    expected = pareto.frontier_table(aggregate.overall_scores(table), cost="intermediate_flops", by="model")
-    assert front.trial_id.tolist() == expected.trial_id.tolist()
-    # The baseline costs nothing, so it is always on the front.
-    assert 0 in front.intermediate_steps.tolist()
+    assert set(front.target_task) == {"overall", "builtin_pos", "builtin_tatoeba", "builtin_xnli"}
+    assert set(front.cost_axis) == {pareto.STEPS_AXIS, pareto.FLOPS_AXIS}
+    points = aggregate.seed_means(aggregate.overall_scores(table).assign(target_task="overall"))
+    expected = pareto.frontier_table(points, cost=pareto.STEPS_AXIS, by="model")
+    overall_steps = front[(front.target_task == "overall") & (front.cost_axis == pareto.STEPS_AXIS)]
+    assert overall_steps.trial_ids.tolist() == expected.trial_ids.tolist()
+    # The baseline costs nothing, so it is on every front.
+    for _, one in front.groupby(["target_task", "cost_axis"]):
+        assert 0 in one.intermediate_steps.tolist()
+
+
+def test_gains_and_signal_tables(exported):
+    report, _ = exported
+    gains = pd.read_csv(f"{report}/gains.csv")
+    assert set(gains.target_task) == {"overall", "builtin_pos", "builtin_tatoeba", "builtin_xnli"}
+    trained = gains[gains.intermediate_steps > 0]
+    assert set(trained.intermediate_steps) == {10, 20} and (trained.n_seeds == 1).all()
+    assert (trained.ci_low == trained.gain).all() and (trained.ci_high == trained.gain).all()  # one seed
+    per_language = pd.read_csv(f"{report}/language_gains.csv")
+    assert {"language", "family", "script", "gain", "ci_low", "ci_high"} <= set(per_language.columns)
+    assert set(per_language.family) <= {"generated", "Indo-European"}  # the demo languages and English
+    correlation = pd.read_csv(f"{report}/rank_correlation.csv")
+    assert correlation.model.tolist()[0] == "tiny" and correlation.n.iloc[0] == 3  # 3 (trial, milestone) points
+
+
+def test_the_report_is_one_offline_page(exported):
+    report, _ = exported
+    page = open(f"{report}/report.html", encoding="utf-8").read()
+    assert page.startswith("<!DOCTYPE html>")
+    assert "<script src" not in page.replace("'", '"') and "cdn.plot.ly/plotly" not in page
+    assert page.count("Plotly.newPlot(") == 4 + 1 + 3 + 1  # fronts per objective, gains, heatmaps, signal
+    assert "No step count has results from two sizes yet" in page
+
+
+def test_export_reads_one_snapshot_while_trials_write(tmp_path, monkeypatch):
+    """Milestone files land while the export runs; every table must still come from one and the same set."""
+    uri = str(tmp_path / "live")
+    late = {(m, "nli", s, steps) for m in ("small", "large") for s in (1, 2) for steps in (100, 1000)}
+    write_study(uri, skip=late)
+    monkeypatch.setattr(exporter, "draw", lambda tables, folder: {})  # figures are tested above; tables here
+    collect = results.collect
+    landed = threading.Event()
+
+    def collect_then_write(study_uri):
+        snapshot = collect(study_uri)
+        for model, task, seed, steps in sorted(late):  # trials finish milestones right after the read
+            results.write_milestone(uri, trial_id(model, task, seed), steps, milestone_rows(model, task, seed, steps))
+        landed.set()
+        return snapshot
+
+    monkeypatch.setattr(exporter.results, "collect", collect_then_write)
+    written = exporter.export(uri)
+    assert landed.is_set()
+    exported = pd.read_parquet(written["results table"])
+    assert len(exported) < len(collect(uri))  # the files that landed later are not in this export
+    tables = exporter.analyse(exported)
+    for kind, frame in (("pareto front", tables.fronts), ("gains", tables.gains),
+                        ("size comparison", tables.size_comparison), ("language gains", tables.language_gains),
+                        ("rank correlation", tables.rank_correlation)):
+        assert storage.read_text(written[kind]) == frame.to_csv(index=False), kind
+
+
+def test_export_of_a_partial_study_says_so(tmp_path, monkeypatch):
+    uri = str(tmp_path / "partial")
+    # Only the baselines and one seed of the small size's intermediate trial have finished.
+    skip = {(m, "nli", s, steps) for m in ("small", "large") for s in (0, 1, 2) for steps in (100, 1000)}
+    write_study(uri, skip=skip - {("small", "nli", 0, 100)})
+    monkeypatch.setattr(exporter, "draw", lambda tables, folder: {})
+    written = exporter.export(uri)
+    gains = pd.read_csv(io.StringIO(storage.read_text(written["gains"])))
+    trained = gains[gains.intermediate_steps > 0]
+    assert trained[["model", "intermediate_steps"]].drop_duplicates().values.tolist() == [["small", 100]]
+    assert trained.gain.tolist() == pytest.approx([2.0] * 3)  # overall, panx, xnli: the small size gains 2
+    page = storage.read_text(written["report"])
+    assert "in progress: this is a partial snapshot" in page
+    assert "No step count has results from two sizes yet" in page
+
+
+def test_export_of_a_study_with_no_results_yet(tmp_path):
+    storage.write_text_atomic(str(tmp_path / "empty" / "spec.json"), "{}")
+    written = exporter.export(str(tmp_path / "empty"))
+    assert {"results table", "pareto front", "report"} <= set(written)
+    assert "Not enough finished results yet" in storage.read_text(written["report"])
 
 
 def test_export_of_a_folder_without_a_study(tmp_path):

@@ -172,3 +172,15 @@ def test_mixture_shares():
     assert MixtureSpec(name="m", sampling="capped", cap=100).shares(sizes) == {"a": 0.5, "b": 0.5}
     t = MixtureSpec(name="m", sampling="temperature", temperature=2.0).shares(sizes)
     assert abs(t["a"] - 30 / 40) < 1e-12 and abs(t["b"] - 10 / 40) < 1e-12
+
+
+def test_non_finite_loss_stops_the_trial_with_its_reason(tmp_path):
+    import json
+
+    spec = small_spec(str(tmp_path))
+    # A learning rate this large makes the loss overflow within the first milestone.
+    reports = run_trial(spec, {**CONFIG, "intermediate_lr": 1e30}, "nan")
+    assert len(reports) == 1 and "non-finite" in reports[0]["stopped_reason"]
+    record = json.loads((tmp_path / "t" / "stopped" / "nan.json").read_text())
+    assert record["trial_id"] == "nan" and "non-finite" in record["reason"]
+    assert not (tmp_path / "t" / "rows" / "nan").exists(), "no rows from a diverged run"
