@@ -7,6 +7,7 @@ format code's version, so trials, retries and restarts read the cache instead of
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -46,7 +47,13 @@ def _tokenizer_digest(tokenizer_json: str) -> str:
 
 
 def tokenizer_fingerprint(tokenizer: Any) -> str:
-    return _tokenizer_digest(tokenizer.backend_tokenizer.to_str())
+    """The tokenizer's definition without its call state: a fast tokenizer stores the truncation and
+    padding settings of its last call in the same JSON, which would otherwise change the fingerprint
+    after the first tokenization and miss the cache."""
+    definition = json.loads(tokenizer.backend_tokenizer.to_str())
+    definition.pop("truncation", None)
+    definition.pop("padding", None)
+    return _tokenizer_digest(json.dumps(definition, sort_keys=True))
 
 
 def data_fingerprint(task: Task, split: str, lang: str, ctx: LoadContext) -> Any:

@@ -21,6 +21,15 @@ MAX_ANSWER_TOKENS = 30  # the reference SQuAD post-processing's max_answer_lengt
 N_BEST = 20
 
 
+def _trim(context: str, offset: Sequence[int]) -> list[int]:
+    """A token's character span without leading whitespace: sentencepiece tokenizers count the space that
+    their word-start marker stands for as part of the token, which would put a space in front of answers."""
+    start, end = offset
+    while start < end and context[start].isspace():
+        start += 1
+    return [start, end]
+
+
 class SpanQA(Format):
     name = "span_qa"
 
@@ -54,7 +63,7 @@ class SpanQA(Format):
             cols["start"].append(start_tok)
             cols["end"].append(end_tok)
             cols["example"].append(ex_index)
-            cols["offsets"].append([list(o) if s == 1 else [-1, -1] for o, s in zip(offsets, seq_ids)])
+            cols["offsets"].append([_trim(ex["context"], o) if s == 1 else [-1, -1] for o, s in zip(offsets, seq_ids)])
         return cols
 
     def make_head(self, hidden: int, task) -> nn.Module:
