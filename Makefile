@@ -13,7 +13,6 @@ venv: $(STAMP)
 # torch is pinned to 2.13.0 (a CPU wheel here); everything else comes from requirements.lock.
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -r requirements.lock
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e .

@@ -83,7 +83,8 @@ def draw_pareto(
 
     Colours: one per model size, in order of `model_params` (or name), shared by that size's points and
     front; a front across sizes (`front == ALL_SIZES`) is drawn in black, dashed. The step line is drawn
-    "post": the score reached at a front point holds, at any greater cost, until the next front point.
+    "post": the score reached at a front point holds, at any greater cost, until the next front point;
+    open circles mark the front's points.
 
     x scale: log when the positive costs span more than `LOG_SPAN_DECADES` decades. A log axis cannot show
     the step-0 baseline's zero cost, so the axis is then symlog: linear between 0 and the largest power of
@@ -109,6 +110,10 @@ def draw_pareto(
             color="black" if across_sizes else colours.get(label, "black"),
             linestyle="--" if across_sizes else "-",
             linewidth=1.5,
+            # Open circles mark the front's points, so a front of one point (a baseline nothing beats) shows.
+            marker="o",
+            markersize=9,
+            markerfacecolor="none",
             label="front across sizes" if across_sizes else f"{label} front",
         )
 
@@ -292,7 +297,9 @@ def draw_language_heatmap(ax: Axes, matrix: pd.DataFrame, limit: float, annotate
     if annotate and matrix.size <= 400:  # cells; beyond that the numbers no longer fit
         for (i, j), value in np.ndenumerate(matrix.to_numpy(dtype=float)):
             if not np.isnan(value):
-                ax.text(j, i, f"{value:+.1f}", ha="center", va="center", fontsize="x-small")
+                # Dark cells (beyond 60% of the scale) get white text, so the number stays readable.
+                colour = "white" if abs(value) > 0.6 * limit else "black"
+                ax.text(j, i, f"{value:+.1f}", ha="center", va="center", fontsize="x-small", color=colour)
     return image
 
 

@@ -129,8 +129,9 @@ def pareto_figure(points: pd.DataFrame, fronts: pd.DataFrame, objective: str = O
                 ), row=1, col=2)
         front = fronts[(axis == STEPS_AXIS) & (fronts["front"] == model)].sort_values(STEPS_AXIS)
         if not front.empty:
-            fig.add_trace(go.Scatter(x=front[STEPS_AXIS], y=front["score"], mode="lines", line_shape="hv",
+            fig.add_trace(go.Scatter(x=front[STEPS_AXIS], y=front["score"], mode="lines+markers", line_shape="hv",
                                      line={"color": colours[model], "width": 2}, legendgroup=model,
+                                     marker={"symbol": "circle-open", "size": 12, "color": colours[model]},
                                      showlegend=False, name=f"{model} front", hoverinfo="skip"), row=1, col=1)
     across = fronts[(axis == FLOPS_AXIS) & (fronts["front"] == ALL_SIZES)].sort_values(FLOPS_AXIS)
     if log_flops:

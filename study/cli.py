@@ -133,6 +133,17 @@ def export(path: Annotated[str, typer.Argument(help="the study folder or URI (<s
 
 
 @app.command()
+def status(
+    path: Annotated[str, typer.Argument(help="the study folder or URI (<storage>/<name>)")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """A study's progress: trials by state and size, milestones done, best so far, time spent."""
+    from study.status import status_command
+
+    raise typer.Exit(status_command(path, as_json))
+
+
+@app.command()
 def score(
     pred_dir: Annotated[Path, typer.Argument(metavar="PRED_DIR")],
     label_dir: Annotated[Path, typer.Argument(metavar="LABEL_DIR")],

@@ -52,14 +52,15 @@ def main(argv: list[str]) -> int:
     start = time.perf_counter()
     console = Console()
     spec = load_spec(argv[0] if argv else "search_spaces/smoke.yaml")
-    from study.model import ensure_builtin
+    spec = launch.anchored(spec)
+    from study.model import prepare_builtin
 
-    # Pretrain the built-in encoders once, before the trials start (cached by fingerprint afterwards).
-    for m in spec.models:
-        if isinstance(m.source, BuiltinSource):
-            t0 = time.perf_counter()
-            path = ensure_builtin(m.source)
-            console.print(f"model {m.name}: {path} ({time.perf_counter() - t0:.0f} s)")
+    # Pretrain the built-in encoders once, side by side, before the trials start (cached by fingerprint).
+    builtin = [m for m in spec.models if isinstance(m.source, BuiltinSource)]
+    t0 = time.perf_counter()
+    for m, path in zip(builtin, prepare_builtin([m.source for m in builtin])):
+        console.print(f"model {m.name}: {path}")
+    console.print(f"pretraining (or cache lookup): {time.perf_counter() - t0:.0f} s")
     _, table_uri = launch.run(spec, num_cpus=os.cpu_count())
     written = export(launch.study_uri(spec))
     df = results.collect(launch.study_uri(spec))

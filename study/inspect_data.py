@@ -25,7 +25,8 @@ PREVIEW_CHARS = 300
 
 def task_languages(task: Task) -> list[str]:
     """Every language with some split, the training language first, then in the task's own order."""
-    langs = [task.train_language]
+    has_train_language = task.splits is None or any(task.train_language in v for v in task.splits.values())
+    langs = [task.train_language] if has_train_language else []
     for split in SPLIT_ORDER:
         for lang in (task.splits or {}).get(split, ()):
             if lang not in langs:
@@ -58,6 +59,49 @@ def inspect_task(task: Task, languages: list[str], ctx: LoadContext) -> tuple[di
             if lang == languages[0]:
                 previews[(lang, split)] = examples[:PREVIEW]
     return counts, previews, errors
+
+
+def study_splits(spec: Any) -> list[tuple[str, str, str]]:
+    """Every (task, split, language) a study reads: the intermediate tasks' English train and dev; each
+    target's English train (for the tasks it trains first too) and dev, where the task has them; and its
+    test split in the spec's languages."""
+    wanted: list[tuple[str, str, str]] = []
+
+    def add(name: str, split: str, lang: str) -> None:
+        task = registry.get(name)
+        has = task.splits is None or lang in task.splits.get(split, ())
+        if has and (name, split, lang) not in wanted:
+            wanted.append((name, split, lang))
+
+    for name in spec.intermediate:
+        for member in spec.members(name):
+            add(member, "train", registry.get(member).train_language)
+            add(member, "dev", registry.get(member).train_language)
+    for target in spec.targets:
+        task = registry.get(target.task)
+        if task.format.trains:
+            for first in task.train_first:
+                add(first, "train", registry.get(first).train_language)
+            add(task.name, "train", task.train_language)
+        add(task.name, "dev", task.train_language)
+        for lang in target.languages or task.test_languages:
+            add(task.name, "test", lang)
+    return wanted
+
+
+def check_study_data(spec: Any) -> list[str]:
+    """Read (without tokenizing) every split a study needs; the errors name file, line and what was expected.
+
+    Meant to run before any compute is spent: a study of hours should not stop at its first target
+    because one language file is missing."""
+    ctx = LoadContext(data_dir=spec.study.data_dir)
+    errors = []
+    for name, split, lang in study_splits(spec):
+        try:
+            registry.get(name).load(split, lang, ctx)
+        except DataError as err:
+            errors.append(str(err))
+    return errors
 
 
 def _short(example: dict[str, Any]) -> str:

@@ -253,7 +253,14 @@ def finish(spec: StudySpec) -> str:
     return out
 
 
+def anchored(spec: StudySpec) -> StudySpec:
+    """The spec with its storage made absolute here: trials run in Ray workers whose working directory is
+    their own trial folder, where a relative path ("./results") would mean something else."""
+    return spec.model_copy(update={"study": spec.study.model_copy(update={"storage": storage.normalize(spec.study.storage)})})
+
+
 def run(spec: StudySpec, address: str | None = None, num_cpus: int | None = None):
+    spec = anchored(spec)
     init_ray(address, num_cpus)
     problems = check_resources(spec)
     if problems:

@@ -54,6 +54,31 @@ def ensure_builtin(source: BuiltinSource) -> str:
     return str(ensure_tiny_model(cfg))
 
 
+def prepare_builtin(sources: list[BuiltinSource]) -> list[str]:
+    """Pretrain several built-in sizes at once, one process and one thread each.
+
+    Tiny encoders barely use a second thread, so building the sizes side by side takes about as long as
+    the largest alone instead of their sum. The shared tokenizer is built first.
+    """
+    import concurrent.futures
+    import multiprocessing
+
+    from study.tiny_models import TINY_SIZES, ensure_tokenizer
+
+    if not sources:
+        return []
+    ensure_tokenizer(TINY_SIZES[sources[0].builtin])
+    if len(sources) == 1:
+        return [ensure_builtin(sources[0])]
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(len(sources), mp_context=ctx, initializer=_one_thread) as pool:
+        return list(pool.map(ensure_builtin, sources))
+
+
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
 def load_encoder(spec: ModelSpec) -> Encoder:
     location, kwargs = model_location(spec)
     config = AutoConfig.from_pretrained(location, **kwargs)

@@ -44,6 +44,7 @@ class TrialStatus:
     config: dict[str, Any] = field(default_factory=dict)
     state: str = PENDING
     milestones_done: list[int] = field(default_factory=list)  # milestones whose rows are written
+    milestones_reported: list[int] = field(default_factory=list)  # milestones reported to Ray Tune
     final_milestone: int | None = None  # where the trial ends if nothing stops it
     seconds: float = 0.0  # Ray's time_total_s at the last report: the trial's own running time
     started_at: float | None = None  # Unix seconds
@@ -260,14 +261,15 @@ def _merge_experiment_entry(trials: dict[str, TrialStatus], entry: Any) -> None:
 def _merge_trial_dir(fs: pafs.FileSystem, folder: str, trials: dict[str, TrialStatus]) -> None:
     """A Ray trial folder: its last complete result line, its params, and an error file if it failed."""
     text = _read_text(fs, f"{folder}/result.json")
-    last = None
-    if text:
-        for line in reversed(text.splitlines()):
-            try:
-                last = json.loads(line)
-                break
-            except ValueError:
-                continue  # the line being written as we read it
+    reports = []
+    for line in (text or "").splitlines():
+        try:
+            report = json.loads(line)
+        except ValueError:
+            continue  # the line being written as we read it
+        if isinstance(report, dict):
+            reports.append(report)
+    last = reports[-1] if reports else None
     params = None if last else _read_json(fs, f"{folder}/params.json")
     trial_id = (last or {}).get("trial_id")
     if trial_id is None:
@@ -279,6 +281,8 @@ def _merge_trial_dir(fs: pafs.FileSystem, folder: str, trials: dict[str, TrialSt
     trial = trials.setdefault(str(trial_id), TrialStatus(str(trial_id)))
     _apply_config(trial, (last or {}).get("config") or params)
     if last:
+        trial.milestones_reported = sorted({int(r["intermediate_steps"]) for r in reports
+                                            if isinstance(r.get("intermediate_steps"), (int, float))})
         trial.seconds = float(last.get("time_total_s") or 0.0)
         if isinstance(last.get("timestamp"), (int, float)):
             trial.last_report_at = float(last["timestamp"])
@@ -340,10 +344,12 @@ def _state(trial: TrialStatus, stopped_by_asha: set[str]) -> str:
         return ERRORED
     if trial.trial_id in stopped_by_asha and trial.state != RUNNING:
         return STOPPED
-    reached_end = trial.final_milestone is not None and trial.final_milestone in trial.milestones_done
+    # A milestone is reported only after its rows are written; either record shows the trial got there.
+    reached = set(trial.milestones_done) | set(trial.milestones_reported)
+    reached_end = trial.final_milestone is not None and trial.final_milestone in reached
     if trial.state == FINISHED and trial.final_milestone is not None and not reached_end:
         return STOPPED  # ended before its last milestone: stopped with its configuration by ASHA
-    if trial.state == PENDING and trial.milestones_done:
+    if trial.state == PENDING and reached:
         return FINISHED if reached_end else RUNNING  # written rows, not yet in Ray's last snapshot
     return trial.state
 

@@ -55,7 +55,8 @@ class Local:
     companions: Callable[[Path], list[Path]] | None = None  # files read beside a match (for fingerprints)
 
     def roots(self, base: Path) -> list[Path]:
-        return sorted({p for folder in self.folders for p in base.glob(folder) if p.is_dir()})
+        # resolve(): on case-insensitive file systems "mnli" and "MNLI" are one folder, not two.
+        return sorted({p.resolve() for folder in self.folders for p in base.glob(folder) if p.is_dir()})
 
     def find(self, base: Path) -> list[Path]:
         found = {p for root in self.roots(base) for p in root.rglob(self.pattern) if p.is_file() or (self.dirs and p.is_dir())}

@@ -21,12 +21,13 @@ def _all_splits():
 
 
 def test_everything_generates_fast_and_in_the_declared_sizes():
-    start = time.perf_counter()
+    # CPU time of this process, so that other work on the machine does not fail the test.
+    start = time.process_time()
     bench = Benchmark(seed=123)  # not the cached one: time a cold build
     sizes = {"train": builtin.TRAIN_SIZE, "dev": builtin.DEV_SIZE, "test": builtin.TEST_SIZE}
     for task, split, lang in _all_splits():
         assert len(bench.examples(task, split, lang)) == sizes[split], (task, split, lang)
-    assert time.perf_counter() - start < 2.0
+    assert time.process_time() - start < 2.0
 
 
 def test_task_table_is_well_formed():

@@ -68,3 +68,34 @@ def test_all_languages_by_default(capsys, tmp_path):
     code, out, err = run(capsys, "xcopa", None, str(tmp_path), True)
     assert code == 1
     assert err.count("error:") == 1 + 2 * 11 + 1  # COPA train and dev (en), then val and test of 11 languages
+
+
+def test_a_study_checks_all_its_data_before_compute(tmp_path):
+    from study.inspect_data import check_study_data, study_splits
+    from study.spec import parse_spec
+
+    spec = parse_spec({
+        "study": {"name": "s", "storage": str(tmp_path), "data_dir": str(tmp_path)},
+        "models": [{"name": "m", "source": {"builtin": "tiny"}, "steps": [0, 10]}],
+        "intermediate_tasks": ["none", "socialiqa"],
+        "target_tasks": [{"task": "xcopa", "languages": ["qu"]}, {"task": "tatoeba", "languages": ["de"]}],
+    })
+    assert study_splits(spec) == [
+        ("socialiqa", "train", "en"), ("socialiqa", "dev", "en"), ("xcopa", "train", "en"), ("xcopa", "dev", "en"),
+        ("xcopa", "test", "qu"), ("tatoeba", "test", "de"),  # no English dev or training for Tatoeba
+    ]
+    (tmp_path / "tatoeba").mkdir()
+    (tmp_path / "xcopa").mkdir()
+    (tmp_path / "copa").mkdir()
+    (tmp_path / "socialiqa").mkdir()
+    errors = check_study_data(spec)
+    assert len(errors) == 6
+    assert any("tatoeba.deu-eng.deu" in e for e in errors) and any("test.qu.jsonl" in e for e in errors)
+
+
+def test_default_languages_are_the_tasks_own():
+    from study.inspect_data import task_languages
+    from study.tasks import registry
+
+    assert task_languages(registry.get("tatoeba"))[:3] == ["ar", "he", "vi"]  # no English split
+    assert task_languages(registry.get("xnli"))[0] == "en"

@@ -122,3 +122,31 @@ def test_a_study_with_rows_only_and_a_folder_without_a_study(tmp_path, capsys):
     assert s["trials_by_state"]["finished"] == 12 and s["running"] is False
     assert status.status_command(str(tmp_path / "nothing"), as_json=False) == 2
     assert "no study here" in " ".join(capsys.readouterr().err.split())
+
+
+def test_ray_files_alone_tell_finished_from_stopped(tmp_path):
+    """Rows may live elsewhere (or not be visible yet): what a trial reported to Ray Tune also counts."""
+    from synthetic import spec_json
+
+    root = tmp_path / "ray-only"
+    root.mkdir()
+    (root / "spec.json").write_text(spec_json())
+    config = {"model": "small", "intermediate_task": "nli", "intermediate_lr": 1e-4, "target_lr": 3e-5}
+    _trial_dir(root, "abcde_00000", {**config, "seed": 0},
+               [{"intermediate_steps": 100, "time_total_s": 5.0, "timestamp": T0, "done": False},
+                {"intermediate_steps": 1000, "time_total_s": 9.0, "timestamp": T0 + 9, "done": True}])
+    _trial_dir(root, "abcde_00001", {**config, "seed": 1},
+               [{"intermediate_steps": 100, "time_total_s": 5.0, "timestamp": T0 + 5, "done": True}])
+    trials = {t["trial_id"]: t for t in status.gather(str(root))["trials"]}
+    assert trials["abcde_00000"]["state"] == "finished" and trials["abcde_00000"]["milestones_reported"] == [100, 1000]
+    assert trials["abcde_00001"]["state"] == "stopped"  # done before its size's last milestone (1000)
+
+
+def test_status_is_a_cli_command(live_study):
+    from typer.testing import CliRunner
+
+    from study.cli import app
+
+    result = CliRunner().invoke(app, ["status", str(live_study), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)
