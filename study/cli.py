@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+data_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Look at a task's data.")
+app.add_typer(data_app, name="data")
 console = Console()
 err = Console(stderr=True)
 
@@ -94,7 +96,15 @@ def run(
     """Run a study: one Ray Tune experiment over the spec's grid."""
     spec = _load(spec_path)
     from study import launch
+    from study.inspect_data import check_study_data
 
+    # Every split the study needs is read before any compute: a bad file stops it here, not hours in.
+    problems = check_study_data(spec)
+    if problems:
+        err.print(f"[bold red]the study's data has {len(problems)} problem(s)[/]")
+        for p in problems:
+            err.print(f"  {p}", highlight=False)
+        raise typer.Exit(2)
     address = address or os.environ.get("RAY_ADDRESS")
     _, table = launch.run(spec, address=address, num_cpus=num_cpus)
     console.print(f"results table: {table}")
@@ -154,6 +164,20 @@ def score(
     from study.scoring import score_command
 
     raise typer.Exit(score_command(pred_dir, label_dir, benchmark, as_json))
+
+
+@data_app.command("inspect")
+def data_inspect(
+    task: Annotated[str, typer.Argument(help="a registered task, e.g. xnli")],
+    languages: Annotated[str | None, typer.Option(help="comma-separated languages, e.g. de,fr")] = None,
+    data_dir: Annotated[str | None, typer.Option(help="release-format files (default XSTUDY_DATA_DIR)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Split sizes per language (counted as the metric counts) and the first examples."""
+    from study.inspect_data import inspect_command
+
+    langs = [x.strip() for x in languages.split(",") if x.strip()] if languages else None
+    raise typer.Exit(inspect_command(task, langs, data_dir, as_json))
 
 
 def main() -> None:

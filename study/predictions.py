@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from study.scoring import TASK_FILES
+from study import storage
 from study.tasks.registry import Task
 
 # The extension of each format's files, for tasks the official scorer does not know (e.g. built-in ones).
@@ -35,13 +36,20 @@ FORMAT_SUFFIX = {
 }
 
 
-def prediction_path(pred_dir: str | Path, task: Task, lang: str) -> Path:
-    """`pred_dir/TASK/test-LANG.EXT`, with the extension the official scorer expects for the task."""
+def prediction_path(pred_dir: str | Path, task: Task, lang: str) -> Path | str:
+    """`pred_dir/TASK/test-LANG.EXT`, with the extension the official scorer expects for the task.
+
+    A cloud URI (s3://, gs://) stays a string: its writes go through pyarrow's filesystems."""
     suffix = TASK_FILES[task.name].suffix if task.name in TASK_FILES else FORMAT_SUFFIX[task.format_name]
+    if storage.is_uri(str(pred_dir)):
+        return storage.join(str(pred_dir), task.name, f"test-{lang}.{suffix}")
     return Path(pred_dir) / task.name / f"test-{lang}.{suffix}"
 
 
-def _write(path: Path, text: str) -> str:
+def _write(path: Path | str, text: str) -> str:
+    if isinstance(path, str):
+        storage.write_text_atomic(path, text)
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:

@@ -38,6 +38,7 @@ from study.baselines import chance_of
 from study.data import Split, load_split
 from study.evaluate import SplitScore, score_split
 from study.model import Encoder, autocast, load_encoder
+from study.predictions import write_predictions
 from study.spec import StudySpec
 from study.tasks import registry
 from study.tasks.registry import LoadContext
@@ -150,8 +151,15 @@ class Trial:
         if checkpoint is not None:
             self._restore(checkpoint)
 
+    @staticmethod
+    def _has_dev(task: registry.Task) -> bool:
+        """Whether the task has an English dev set (Tatoeba, BUCC and LAReQA have test data only)."""
+        return task.splits is None or task.train_language in task.splits.get("dev", ())
+
     def _chance(self, task: registry.Task) -> float:
         """Chance level of the English dev set (0 where a format has none, e.g. span QA)."""
+        if not self._has_dev(task):
+            return 0.0
         dev = self._split(task.name, "dev", task.train_language, train=False).examples
         train = self._split(task.name, "train", task.train_language, train=True).examples if task.format.trains else []
         return chance_of(task, dev, train, task.train_language) or 0.0
@@ -282,8 +290,14 @@ class Trial:
                 if steps > 0:
                     fine_tune = self._fine_tune(task, encoder, head, steps)
             langs = (target.languages or list(task.test_languages)) if zero_shot else []
-            scores = [self._score(self._split(task.name, "dev", task.train_language, False), encoder, head)]
-            scores += [self._score(self._split(task.name, "test", lang, False), encoder, head) for lang in langs]
+            dev = [self._score(self._split(task.name, "dev", task.train_language, False), encoder, head)] if self._has_dev(task) else []
+            tests = [self._score(self._split(task.name, "test", lang, False), encoder, head) for lang in langs]
+            for lang, s in zip(langs, tests):
+                # In the XTREME submission layout, so the official scorer can read them too.
+                data = self._split(task.name, "test", lang, False)
+                write_predictions(storage.join(self.study_uri, "predictions", self.trial_id, str(milestone)),
+                                  task, lang, data.examples, s.predictions)
+            scores = dev + tests
             eval_cost = Cost()
             for s in scores:
                 eval_cost.add(s.cost)
@@ -300,13 +314,14 @@ class Trial:
                         "eval_flops": 2.0 * n_params * eval_cost.tokens, "eval_seconds": eval_cost.seconds,
                         "eval_accelerator_seconds": self.gpus * eval_cost.seconds, "recorded_at": now,
                     })
-            dev_scores[task.name] = scores[0].values["score"]
-            if scores[1:]:
-                test_means[task.name] = float(np.mean([s.values["score"] for s in scores[1:]]))
+            if dev:
+                dev_scores[task.name] = dev[0].values["score"]
+            if tests:
+                test_means[task.name] = float(np.mean([s.values["score"] for s in tests]))
         metrics = {
             "intermediate_steps": milestone,
             "dev_signal": self._signal(dev_scores, intermediate_dev),
-            "dev_mean": float(np.mean(list(dev_scores.values()))),
+            "dev_mean": float(np.mean(list(dev_scores.values()))) if dev_scores else float("nan"),
             **{f"dev/{k}": v for k, v in dev_scores.items()},
             **{f"test/{k}": v for k, v in test_means.items()},
             "intermediate_tokens": path_tokens,
@@ -324,14 +339,25 @@ class Trial:
             # The baseline has no intermediate task; it is never compared at a rung (milestone 0).
             return intermediate_dev if intermediate_dev is not None else float("nan")
         if signal.startswith("task:"):
-            return dev_scores[signal[5:]]
+            return dev_scores.get(signal[5:], float("nan"))
+        if not dev_scores:
+            return float("nan")  # no target has an English dev set: nothing to rank on
         return float(np.mean([normalised(v, self.chance[k]) for k, v in dev_scores.items()]))
 
     def _fine_tune(self, task: registry.Task, encoder: torch.nn.Module, head: torch.nn.Module, steps: int) -> Cost:
+        """Fine-tune on the task's English training data; first on its `train_first` tasks, with the same
+        head (XCOPA: SocialIQA, then COPA), each for the same number of steps."""
+        cost = Cost()
+        for pre in task.train_first:
+            cost.add(self._fine_tune_on(registry.get(pre), task, encoder, head, steps))
+        cost.add(self._fine_tune_on(task, task, encoder, head, steps))
+        return cost
+
+    def _fine_tune_on(self, data_task: registry.Task, task: registry.Task, encoder, head, steps: int) -> Cost:
         tt = self.spec.target_training
-        train = self._split(task.name, "train", task.train_language, train=True)
+        train = self._split(data_task.name, "train", data_task.train_language, train=True)
         # Each target gets its own seeded stream, so targets do not depend on each other's order.
-        stream_seed = self.seed * 1_000 + sum(task.name.encode())
+        stream_seed = self.seed * 1_000 + sum(data_task.name.encode())
         phase = Phase(
             encoder=encoder, heads={task.name: head}, formats={task.name: task.format},
             streams={task.name: DataStream(train.features, tt.batch_size, StreamState(seed=stream_seed))},

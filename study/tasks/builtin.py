@@ -11,8 +11,10 @@ lexicon (a bijection from English word types) and their own word order:
     xc  SOV, adjective before noun, postpositions, adverbs first
     xd  VSO, adjective after noun, prepositions
 
-Names, digits and punctuation are shared by every language: they are the only anchors, as names
-and numbers are between real languages. Everything else a model must align from distribution.
+Names, digits and punctuation are shared by every language, as names and numbers are between
+real languages. The pretraining corpus (`Benchmark.corpus`) also code-switches a share of its
+sentences (see CODE_SWITCH_RATE), as real web text mixes languages; task data never does.
+Word frequencies follow Zipf's law within each word class, identically in every language.
 
 The tasks are designed after what a tiny MLM encoder on two CPU cores can be shown to learn (see
 the feasibility notes in the project's reference): every decision is lexical or positional, so
@@ -44,9 +46,10 @@ TEST_SIZE = 300
 
 # Pretraining corpus: the share of code-switched sentences, and the share of words switched in
 # each of them. Real multilingual corpora anchor languages to each other through shared subwords,
-# loanwords and mixed-language text; the generated languages share only names and digits, and a
-# tiny encoder on a two-minute budget does not align them from distribution alone (measured:
-# zero-shot tagging and NLI at the random-init level without it).
+# loanwords and mixed-language text; the generated languages share only names and digits. Measured
+# on the 2-layer encoder after 1,200 MLM steps: the languages with English word order (xa, xb)
+# align without switching, the SOV and VSO ones (xc, xd) mostly through it (zero-shot POS accuracy
+# over the four generated languages 0.61 without, 0.80 with; 0.43 for a random-init encoder).
 CODE_SWITCH_RATE = 0.2
 CODE_SWITCH_WORD_RATE = 0.3
 

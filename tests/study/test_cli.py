@@ -90,3 +90,26 @@ def test_interrupted_run_then_resume_completes_without_rerunning(tmp_path):
     df = pd.read_parquet(study / "results.parquet")
     assert sorted(df.intermediate_steps.unique()) == STEPS
     assert df.groupby(["trial_id", "intermediate_steps", "target_task", "split", "language", "metric"]).size().max() == 1
+
+
+def test_data_inspect_counts_splits_as_json():
+    result = CliRunner().invoke(app, ["data", "inspect", "builtin_pos", "--languages", "en,xb", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["task"] == "builtin_pos"
+    assert data["splits"]["en"]["train"] > 0 and set(data["splits"]["xb"]) == {"test"}
+
+
+def test_run_refuses_bad_data_before_any_compute(tmp_path):
+    (tmp_path / "data" / "xquad").mkdir(parents=True)  # the dataset's folder is there, its files are not
+    spec = small_spec(str(tmp_path), name="baddata", intermediate_tasks=["none"],
+                      target_tasks=[{"task": "xquad", "languages": ["de"]}])
+    data = spec.model_dump(mode="json")
+    data["study"]["data_dir"] = str(tmp_path / "data")
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(app, ["run", str(spec_file)])
+    assert result.exit_code == 2
+    out = " ".join(result.output.split())
+    assert "problem" in out and "xquad" in out
+    assert not (tmp_path / "baddata").exists(), "nothing was started or written"

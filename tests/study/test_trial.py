@@ -184,3 +184,14 @@ def test_non_finite_loss_stops_the_trial_with_its_reason(tmp_path):
     record = json.loads((tmp_path / "t" / "stopped" / "nan.json").read_text())
     assert record["trial_id"] == "nan" and "non-finite" in record["reason"]
     assert not (tmp_path / "t" / "rows" / "nan").exists(), "no rows from a diverged run"
+
+
+def test_test_predictions_are_written_in_the_submission_layout(full_run):
+    spec, _, _ = full_run
+    root = Path(spec.study.storage) / "t" / "predictions" / "full"
+    assert sorted(p.name for p in root.iterdir()) == ["10", "20"]
+    files = sorted(str(p.relative_to(root / "20")) for p in (root / "20").rglob("test-*"))
+    assert files == ["builtin_pos/test-en.tsv", "builtin_pos/test-xa.tsv", "builtin_tatoeba/test-xc.tsv",
+                     "builtin_xnli/test-en.tsv", "builtin_xnli/test-xb.tsv"]
+    lines = (root / "20" / "builtin_xnli" / "test-xb.tsv").read_text().splitlines()
+    assert len(lines) == 300 and set(lines) <= {"entailment", "neutral", "contradiction"}
