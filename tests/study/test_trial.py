@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -195,3 +196,24 @@ def test_test_predictions_are_written_in_the_submission_layout(full_run):
                      "builtin_xnli/test-en.tsv", "builtin_xnli/test-xb.tsv"]
     lines = (root / "20" / "builtin_xnli" / "test-xb.tsv").read_text().splitlines()
     assert len(lines) == 300 and set(lines) <= {"entailment", "neutral", "contradiction"}
+
+
+def test_target_without_english_dev_and_with_train_first(tmp_path):
+    """A target with no English dev set is scored on test only; `train_first` fine-tunes on another task
+    first with the same head (as XCOPA trains on SocialIQA, then COPA)."""
+    from study.tasks import registry
+
+    base = registry.get("builtin_xnli")
+    if registry.get("nodev_xnli", None) is None:
+        registry.register(registry.Task(
+            name="nodev_xnli", format_name=base.format_name, metric=base.metric, roles=frozenset({"target"}),
+            test_languages=("en", "xa"), loader=base.loader, labels=base.labels,
+            splits={"train": ("en",), "test": ("en", "xa")}, train_first=("builtin_nli",),
+        ))
+    spec = small_spec(str(tmp_path), target_tasks=[{"task": "nodev_xnli", "languages": ["xa"]}])
+    reports = run_trial(spec, {**CONFIG, "intermediate_task": "none"}, "nodev")
+    df = results.collect(f"{tmp_path}/t")
+    assert set(df.split) == {"test"} and set(df.language) == {"xa"}
+    # train_first: builtin_nli for 8 steps, then the task itself for 8 steps.
+    assert set(df.target_steps) == {16}
+    assert np.isnan(reports[0]["dev_signal"]) and "test/nodev_xnli" in reports[0]
