@@ -213,6 +213,10 @@ def _build_once(cache_dir: pathlib.Path, name: str, marker: str, build) -> pathl
     with FileLock(str(cache_dir / f"{name}.lock")):
         if (final / marker).is_file():
             return final
+        # Holding the lock, no other build of `name` is running: older temporary folders are
+        # leftovers of killed builds.
+        for stale in cache_dir.glob(f".{name}.tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
         tmp = cache_dir / f".{name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
         try:
