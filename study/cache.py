@@ -9,6 +9,20 @@ from pathlib import Path
 from typing import Any
 
 
+# Set to 1 where trials must find everything `xstudy prepare` makes (built-in models, hub models, tokenized
+# data) already in the cache: a miss is then an error naming the missing item instead of a download or a
+# tokenization inside the trial.
+REQUIRE_PREPARED_ENV = "XSTUDY_REQUIRE_PREPARED"
+
+
+class NotPrepared(RuntimeError):
+    """Something a trial needs is not in the cache and XSTUDY_REQUIRE_PREPARED forbids making it there."""
+
+
+def require_prepared() -> bool:
+    return os.environ.get(REQUIRE_PREPARED_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def cache_root() -> Path:
     root = os.environ.get("XSTUDY_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "xstudy")
     return Path(root)

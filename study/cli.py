@@ -105,10 +105,77 @@ def run(
         for p in problems:
             err.print(f"  {p}", highlight=False)
         raise typer.Exit(2)
+    _say_prepared(spec, spec_path)
     address = address or os.environ.get("RAY_ADDRESS")
-    _, table = launch.run(spec, address=address, num_cpus=num_cpus)
+    from study.preflight import LaunchError
+
+    try:
+        _, table = launch.run(spec, address=address, num_cpus=num_cpus)
+    except LaunchError as exc:  # storage or cluster refused before any trial ran
+        err.print(f"[bold red]cannot run[/]: {exc}", highlight=False)
+        raise typer.Exit(2) from None
     console.print(f"results table: {table}")
-    console.print(f"next: xstudy export {launch.study_uri(spec)}")
+    import shlex
+
+    console.print(f"next: xstudy export {shlex.quote(launch.study_uri(spec))}")  # quoted: a URI's query has '&'
+
+
+def _say_prepared(spec, spec_path: Path) -> None:
+    """Say whether this machine's cache holds what the trials read; with XSTUDY_REQUIRE_PREPARED, refuse if not."""
+    from study.cache import REQUIRE_PREPARED_ENV, cache_root, require_prepared
+    from study.prepare import missing
+
+    try:
+        lacking = missing(spec)
+    except Exception as exc:  # noqa: BLE001 - the check only informs; the trials report the real error
+        console.print(f"cache: could not check ({type(exc).__name__}: {exc})", highlight=False)
+        return
+    if not lacking:
+        console.print(f"cache: prepared ({cache_root()})", highlight=False)
+        return
+    models = sum(1 for i in lacking if i.kind == "model")
+    what = f"{models} model(s) and {len(lacking) - models} tokenized data item(s) not in the cache ({cache_root()})"
+    if require_prepared():
+        err.print(f"[bold red]not prepared[/]: {what}, and {REQUIRE_PREPARED_ENV} is set", highlight=False)
+        for item in lacking[:10]:
+            err.print(f"  {item.kind} {item.what} (model {item.model})", highlight=False)
+        err.print(f"run: xstudy prepare {spec_path}", highlight=False)
+        raise typer.Exit(2)
+    console.print(f"cache: {what}; the trials will make them (`xstudy prepare {spec_path}` does it once)",
+                  highlight=False)
+
+
+@app.command()
+def prepare(
+    spec_path: Annotated[Path, typer.Argument(metavar="SPEC")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Download and tokenize, once, every model and data split the study's trials read, into the cache."""
+    spec = _load(spec_path)
+    from study import prepare as preparing
+    from study.cache import cache_root
+    from study.tasks.readers import DataError
+
+    def show(item) -> None:
+        if not as_json and item.status != preparing.CACHED:
+            console.print(f"{item.status} {item.kind} {item.what} (model {item.model}, {item.seconds:.1f} s)",
+                          highlight=False)
+
+    try:
+        items = preparing.prepare(spec, report=show)
+    except (DataError, FileNotFoundError, OSError) as exc:
+        err.print(f"[bold red]cannot prepare[/]: {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    result = preparing.summary(items)
+    if as_json:
+        import json
+
+        print(json.dumps(result, indent=2))
+        return
+    for kind, counts in result["counts"].items():
+        console.print(f"{kind}: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())), highlight=False)
+    console.print(f"cache: {cache_root()} (set XSTUDY_REQUIRE_PREPARED=1 to keep trials from making anything)",
+                  highlight=False)
 
 
 @app.command()
@@ -119,22 +186,26 @@ def resume(
 ) -> None:
     """Continue an interrupted study from its last checkpoints."""
     from study import launch
+    from study.preflight import LaunchError
 
     try:
         _, table = launch.resume(path, address=address, num_cpus=num_cpus)
-    except FileNotFoundError as exc:
-        err.print(f"[bold red]cannot resume[/]: {exc}")
+    except (FileNotFoundError, LaunchError) as exc:  # no study there, or not one this version can resume
+        err.print(f"[bold red]cannot resume[/]: {exc}", highlight=False)
         raise typer.Exit(2) from None
     console.print(f"results table: {table}")
 
 
 @app.command()
-def export(path: Annotated[str, typer.Argument(help="the study folder or URI (<storage>/<name>)")]) -> None:
-    """Write the results table and Pareto plots under PATH/report/ (works while a study runs)."""
+def export(
+    path: Annotated[str, typer.Argument(help="the study folder or URI (<storage>/<name>)")],
+    out: Annotated[str | None, typer.Option(help="write the report here (a local folder or a URI) instead of PATH/report/")] = None,
+) -> None:
+    """Write the results table and Pareto plots under PATH/report/ or --out (works while a study runs)."""
     from study import export as exporter
 
     try:
-        written = exporter.export(path)
+        written = exporter.export(path, out=out)
     except FileNotFoundError as exc:
         err.print(f"[bold red]cannot export[/]: {exc}")
         raise typer.Exit(2) from None

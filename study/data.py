@@ -18,7 +18,7 @@ from typing import Any
 import datasets
 from filelock import FileLock
 
-from study.cache import cache_root, fingerprint
+from study.cache import REQUIRE_PREPARED_ENV, NotPrepared, cache_root, fingerprint, require_prepared
 from study.tasks.base import Features
 from study.tasks.registry import LoadContext, Task
 
@@ -69,17 +69,39 @@ def data_fingerprint(task: Task, split: str, lang: str, ctx: LoadContext) -> Any
     return {"builtin_seed": ctx.builtin_seed, "data_dir": ctx.data_dir}
 
 
-def load_split(task: Task, split: str, lang: str, tokenizer: Any, max_length: int, ctx: LoadContext, train: bool) -> Split:
+def split_folder(task: Task, split: str, lang: str, tokenizer: Any, max_length: int, ctx: LoadContext, train: bool) -> Path:
+    """Where the cache keeps this (task, split, language) tokenized for this tokenizer and max length."""
     key = fingerprint(
         "split", task.name, split, lang, tokenizer_fingerprint(tokenizer), max_length, train,
         data_fingerprint(task, split, lang, ctx), FEATURES_VERSION,
     )
-    folder = cache_root() / "data" / f"{task.name}-{split}-{lang}-{key}"
-    if not folder.exists():
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(folder) + ".lock"):
-            if not folder.exists():
-                _build(folder, task, split, lang, tokenizer, max_length, ctx, train)
+    return cache_root() / "data" / f"{task.name}-{split}-{lang}-{key}"
+
+
+def ensure_split(task: Task, split: str, lang: str, tokenizer: Any, max_length: int, ctx: LoadContext, train: bool) -> tuple[Path, bool]:
+    """Load and tokenize into the cache unless it is there already; (its folder, whether it was built now).
+
+    With XSTUDY_REQUIRE_PREPARED set, a miss is an error naming the item (`xstudy prepare` makes it)."""
+    folder = split_folder(task, split, lang, tokenizer, max_length, ctx, train)
+    if folder.exists():
+        return folder, False
+    if require_prepared():
+        raise NotPrepared(
+            f"task {task.name}, split {split}, language {lang} is not tokenized in the cache for this model's "
+            f"tokenizer ({getattr(tokenizer, 'name_or_path', '?')}) at max_length {max_length} (expected "
+            f"{folder}); run `xstudy prepare SPEC` with the same XSTUDY_CACHE_DIR first, or unset "
+            f"{REQUIRE_PREPARED_ENV} to let trials tokenize"
+        )
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder) + ".lock"):
+        if folder.exists():
+            return folder, False
+        _build(folder, task, split, lang, tokenizer, max_length, ctx, train)
+    return folder, True
+
+
+def load_split(task: Task, split: str, lang: str, tokenizer: Any, max_length: int, ctx: LoadContext, train: bool) -> Split:
+    folder, _ = ensure_split(task, split, lang, tokenizer, max_length, ctx, train)
     examples = datasets.load_from_disk(str(folder / "examples")).to_list()
     features = datasets.load_from_disk(str(folder / "features")).to_dict()
     return Split(task, split, lang, examples, features)

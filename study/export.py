@@ -101,13 +101,14 @@ def language_properties() -> pd.DataFrame:
     return languages.language_table(pd.DataFrame(generated))
 
 
-def export(path: str) -> dict[str, str]:
-    """Write the report of the study at `path` under `path/report/`; returns {what: URI} of each file."""
+def export(path: str, out: str | None = None) -> dict[str, str]:
+    """Write the report of the study at `path` (a folder or a cloud URI) under `path/report/`, or under
+    `out` (a local folder or another URI) when given; returns {what: URI} of each file."""
     uri = storage.normalize(path)
     if not storage.exists(storage.join(uri, "spec.json")) and not storage.exists(results.rows_dir(uri)):
         raise FileNotFoundError(f"{path}: no study here (no spec.json and no rows/ written by `xstudy run`)")
     df = results.collect(uri)  # the one snapshot everything below is derived from
-    target = storage.join(uri, "report")
+    target = storage.normalize(out) if out else storage.join(uri, "report")
     written: dict[str, str] = {}
 
     def put(kind: str, name: str, data: bytes) -> None:
@@ -295,7 +296,7 @@ def _summary(df: pd.DataFrame, uri: str) -> str:
 
 def _study_name(df: pd.DataFrame, uri: str) -> str:
     names = df["study"].dropna().unique() if "study" in df else []
-    return str(names[0]) if len(names) == 1 else uri.rstrip("/").rsplit("/", 1)[-1]
+    return str(names[0]) if len(names) == 1 else storage.parent_and_name(uri)[1]
 
 
 def _front_columns(fronts: pd.DataFrame) -> pd.DataFrame:

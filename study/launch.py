@@ -11,7 +11,8 @@ import os
 import signal
 from typing import Any
 
-from study import results, storage
+from study import preflight, results, storage
+from study.recovery_callback import RetryRecorder
 from study.scheduler import GroupedASHA
 from study.spec import Choice, Grid, LogUniform, StudySpec, Uniform
 from study.trial import point_of, run_in_tune
@@ -164,7 +165,7 @@ def resources_of(spec: StudySpec):
     return request
 
 
-def init_ray(address: str | None, num_cpus: int | None = None) -> None:
+def init_ray(address: str | None, num_cpus: int | None = None, dashboard: bool = False) -> None:
     import ray
 
     if ray.is_initialized():
@@ -172,6 +173,24 @@ def init_ray(address: str | None, num_cpus: int | None = None) -> None:
     kwargs: dict[str, Any] = {"log_to_driver": True, "configure_logging": False}
     if address:
         ray.init(address=address, **kwargs)
+    elif dashboard:
+        # Ray Train's PlacementGroupCleaner frees the workers of a trial that ASHA stops only through the State
+        # API: it needs the dashboard, and finds it by RAY_API_SERVER_ADDRESS, else by looking for a Ray on the
+        # machine, which fails when there are several. Ray's processes inherit the variable from here; this
+        # process drops it again (docs/ray.md, "Ray Train inside a Tune trial").
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        ours = "RAY_API_SERVER_ADDRESS" not in os.environ
+        if ours:
+            os.environ["RAY_API_SERVER_ADDRESS"] = f"http://127.0.0.1:{port}"
+        try:
+            ray.init(num_cpus=num_cpus, include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=port, **kwargs)
+        finally:
+            if ours:
+                os.environ.pop("RAY_API_SERVER_ADDRESS", None)
     else:
         # The dashboard (needed by `ray job submit` and the State API) is bound to localhost only.
         ray.init(num_cpus=num_cpus, include_dashboard=False, dashboard_host="127.0.0.1", **kwargs)
@@ -195,10 +214,33 @@ def check_resources(spec: StudySpec) -> list[str]:
     return problems
 
 
+def _uses_train(spec: StudySpec) -> bool:
+    from study import distributed
+
+    return any(distributed.uses_train(m) for m in spec.models)
+
+
+def limit_concurrency(spec: StudySpec) -> StudySpec:
+    """With sizes run through Ray Train, at most as many trials at once as fit on the cluster (their drivers
+    reserve no CPU, so Tune would otherwise start them all and most would wait for their workers)."""
+    import ray
+
+    from study import distributed
+
+    limit = distributed.concurrency_limit(spec, ray.cluster_resources())
+    if limit == spec.search.max_concurrent_trials:
+        return spec
+    return spec.model_copy(update={"search": spec.search.model_copy(update={"max_concurrent_trials": limit})})
+
+
 def _trainable(spec: StudySpec):
     from ray import tune
 
-    return tune.with_resources(tune.with_parameters(run_in_tune, spec_data=spec.model_dump(mode="json")), resources_of(spec))
+    from study import distributed
+
+    # A size run through Ray Train reserves its workers in Train's placement group; its Tune trial, a driver, almost nothing.
+    request = distributed.tune_request(spec, resources_of(spec))
+    return tune.with_resources(tune.with_parameters(run_in_tune, spec_data=spec.model_dump(mode="json")), request)
 
 
 def build_tuner(spec: StudySpec):
@@ -209,7 +251,9 @@ def build_tuner(spec: StudySpec):
         name=spec.study.name,
         storage_path=storage.normalize(spec.study.storage),
         failure_config=tune.FailureConfig(max_failures=spec.study.max_failures),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+        # Older checkpoints are deleted: a trial resumes from its latest, which holds its whole trunk.
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.study.checkpoints_to_keep),
+        callbacks=[RetryRecorder(uri)],  # <study>/retries/<trial>.json: every retry of a crashed trial
         verbose=1,
     )
     searcher = search_algorithm(spec)
@@ -261,10 +305,12 @@ def anchored(spec: StudySpec) -> StudySpec:
 
 def run(spec: StudySpec, address: str | None = None, num_cpus: int | None = None):
     spec = anchored(spec)
-    init_ray(address, num_cpus)
+    preflight.check_storage(spec, study_uri(spec))  # before Ray starts: nothing runs that could not be kept
+    init_ray(address, num_cpus, dashboard=_uses_train(spec))
     problems = check_resources(spec)
     if problems:
-        raise RuntimeError("these trials cannot fit on this cluster:\n  " + "\n  ".join(problems))
+        raise preflight.LaunchError("these trials cannot fit on this cluster:\n  " + "\n  ".join(problems))
+    spec = limit_concurrency(spec)
     tuner = build_tuner(spec)
     with SigtermAsSigint():
         grid = tuner.fit()
@@ -272,11 +318,8 @@ def run(spec: StudySpec, address: str | None = None, num_cpus: int | None = None
 
 
 def load_study_spec(path: str) -> StudySpec:
-    uri = storage.normalize(path)
-    spec_uri = storage.join(uri, "spec.json")
-    if not storage.exists(spec_uri):
-        raise FileNotFoundError(f"{path}: no study here (expected {spec_uri}, written by `xstudy run`)")
-    return StudySpec.model_validate_json(storage.read_text(spec_uri))
+    """The spec stored in a study folder; see study.preflight for what makes one unusable."""
+    return preflight.read_study_spec(path)
 
 
 def resume(path: str, address: str | None = None, num_cpus: int | None = None):
@@ -285,9 +328,10 @@ def resume(path: str, address: str | None = None, num_cpus: int | None = None):
     spec = load_study_spec(path)
     # The study may have been moved since it was made: its rows go where it is now.
     uri = storage.normalize(path)
-    parent, name = uri.rsplit("/", 1)
+    parent, name = storage.parent_and_name(uri)  # a URI keeps its query (endpoint, scheme) on the parent
     spec = spec.model_copy(update={"study": spec.study.model_copy(update={"storage": parent, "name": name})})
-    init_ray(address, num_cpus)
+    preflight.check_experiment_state(uri, spec, grid_points(spec))  # before Ray starts; nothing is written
+    init_ray(address, num_cpus, dashboard=_uses_train(spec))
     if not tune.Tuner.can_restore(uri):
         raise FileNotFoundError(f"{path}: Ray Tune has no experiment state to restore here")
     tuner = tune.Tuner.restore(uri, trainable=_trainable(spec), resume_errored=True)

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
+from study.cache import REQUIRE_PREPARED_ENV, NotPrepared, require_prepared
 from study.spec import BuiltinSource, HubSource, ModelSpec, PathSource
 
 
@@ -34,6 +35,12 @@ def model_location(spec: ModelSpec) -> tuple[str, dict[str, Any]]:
         kwargs: dict[str, Any] = {"trust_remote_code": source.trust_remote_code}
         if source.revision:
             kwargs["revision"] = source.revision
+        if require_prepared():
+            # Prepared: the files are in the Hugging Face cache (`xstudy prepare`); never ask the hub.
+            if not hub_model_cached(source):
+                raise NotPrepared(f"model {spec.name}: {source.hub} (revision {source.revision or 'main'}) is not in "
+                                  f"the Hugging Face cache; run `xstudy prepare SPEC` first, or unset {REQUIRE_PREPARED_ENV}")
+            kwargs["local_files_only"] = True
         return source.hub, kwargs
     if isinstance(source, PathSource):
         if not os.path.isdir(source.path):
@@ -42,16 +49,40 @@ def model_location(spec: ModelSpec) -> tuple[str, dict[str, Any]]:
     raise TypeError(f"unknown model source {source!r}")
 
 
-def ensure_builtin(source: BuiltinSource) -> str:
-    """Pretrain (once per machine, cached by fingerprint) the built-in tiny encoder a source names."""
+def builtin_config(source: BuiltinSource):
+    """The TinyModelConfig a built-in source names."""
     import dataclasses
 
-    from study.tiny_models import TINY_SIZES, ensure_tiny_model
+    from study.tiny_models import TINY_SIZES
 
     cfg = TINY_SIZES[source.builtin]
     if source.mlm_steps is not None:
         cfg = dataclasses.replace(cfg, mlm_steps=source.mlm_steps)
+    return cfg
+
+
+def ensure_builtin(source: BuiltinSource, build: bool | None = None) -> str:
+    """Pretrain (once per machine, cached by fingerprint) the built-in tiny encoder a source names.
+
+    `build=None` builds a missing model unless XSTUDY_REQUIRE_PREPARED is set (then a miss is an error)."""
+    from study.tiny_models import ensure_tiny_model, tiny_model_built, tiny_model_folder
+
+    cfg = builtin_config(source)
+    if build is None:
+        build = not require_prepared()
+    if not build and not tiny_model_built(cfg):
+        raise NotPrepared(f"the built-in model {source.builtin} (mlm_steps {cfg.mlm_steps}) is not built in the cache "
+                          f"(expected {tiny_model_folder(cfg)}); run `xstudy prepare SPEC` first, or unset "
+                          f"{REQUIRE_PREPARED_ENV}")
     return str(ensure_tiny_model(cfg))
+
+
+def hub_model_cached(source: HubSource) -> bool:
+    """Whether the hub model's config is in the local Hugging Face cache (what `xstudy prepare` downloads)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(source.hub, "config.json", revision=source.revision)
+    return isinstance(found, str)
 
 
 def prepare_builtin(sources: list[BuiltinSource]) -> list[str]:
@@ -61,6 +92,7 @@ def prepare_builtin(sources: list[BuiltinSource]) -> list[str]:
     the largest alone instead of their sum. The shared tokenizer is built first.
     """
     import concurrent.futures
+    import functools
     import multiprocessing
 
     from study.tiny_models import TINY_SIZES, ensure_tokenizer
@@ -69,10 +101,10 @@ def prepare_builtin(sources: list[BuiltinSource]) -> list[str]:
         return []
     ensure_tokenizer(TINY_SIZES[sources[0].builtin])
     if len(sources) == 1:
-        return [ensure_builtin(sources[0])]
+        return [ensure_builtin(sources[0], build=True)]
     ctx = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(len(sources), mp_context=ctx, initializer=_one_thread) as pool:
-        return list(pool.map(ensure_builtin, sources))
+        return list(pool.map(functools.partial(ensure_builtin, build=True), sources))
 
 
 def _one_thread() -> None:
@@ -90,6 +122,9 @@ def load_encoder(spec: ModelSpec) -> Encoder:
     else:
         module = AutoModel.from_pretrained(location, add_pooling_layer=False, **kwargs) if _has_pooler(config) else AutoModel.from_pretrained(location, **kwargs)
     tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
+    if getattr(spec, "gradient_checkpointing", False):
+        # Non-reentrant: works under DDP and FSDP, and with inputs that need no gradient.
+        module.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     n_params = sum(p.numel() for p in module.parameters())
     return Encoder(module, tokenizer, n_params, location)
 

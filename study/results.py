@@ -87,10 +87,14 @@ def to_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=SCHEMA)
 
 
+def milestone_uri(study_uri: str, trial_id: str, milestone: int) -> str:
+    return storage.join(rows_dir(study_uri), trial_id, f"{milestone:012d}.parquet")
+
+
 def write_milestone(study_uri: str, trial_id: str, milestone: int, rows: Iterable[Mapping[str, Any]]) -> str:
     """Write one milestone's rows atomically; returns the file's URI."""
     table = to_table(rows)
-    final = storage.join(rows_dir(study_uri), trial_id, f"{milestone:012d}.parquet")
+    final = milestone_uri(study_uri, trial_id, milestone)
     write_table_atomic(table, final)
     return final
 

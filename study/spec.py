@@ -76,6 +76,22 @@ class ModelSpec(Strict):
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     steps: list[int] = Field(description="intermediate-training step milestones; 0 is the baseline")
     retrieval_layer: int | None = Field(None, description="hidden layer mean-pooled for retrieval; default middle")
+    parallelism: Literal["ddp", "fsdp"] | None = Field(
+        None,
+        description="how a trial's workers share intermediate training (study.distributed): 'ddp' (data "
+        "parallel, the default when workers > 1) or 'fsdp' (also shards parameters, gradients and optimizer "
+        "state; for sizes one GPU cannot train). Set, it runs the trial as a Ray Train job even with 1 worker",
+    )
+    gradient_checkpointing: bool = Field(False, description="recompute activations in the backward pass (less memory)")
+
+    @model_validator(mode="after")
+    def _batch_covers_workers(self) -> ModelSpec:
+        if self.batch_size < self.resources.workers:
+            raise ValueError(
+                f"batch_size {self.batch_size} is smaller than resources.workers {self.resources.workers}: "
+                "each worker trains on its share of every batch, so each needs at least one example"
+            )
+        return self
 
     @field_validator("steps")
     @classmethod
@@ -251,6 +267,9 @@ class StudyMeta(Strict):
     storage: str = Field("./results", description="local folder or cloud URI (s3://, gs://)")
     data_dir: str | None = Field(None, description="release-format data files; XSTUDY_DATA_DIR otherwise")
     max_failures: int = Field(2, ge=0, description="retries of a crashed trial from its last checkpoint")
+    checkpoints_to_keep: int = Field(
+        2, ge=1, description="checkpoints kept per trial (the latest holds the trunk a branch resumes from)"
+    )
 
 
 class StudySpec(Strict):
@@ -348,6 +367,8 @@ def field_path(loc: tuple[Any, ...]) -> str:
     """('models', 1, 'steps') -> 'models[1].steps'; pydantic's union-member tags are dropped."""
     out = ""
     for i, part in enumerate(loc):
+        if not isinstance(part, (int, str)):  # a mapping key of another type (YAML allows any scalar)
+            part = repr(part)
         if isinstance(part, int):
             out += f"[{part}]"
             continue
@@ -371,6 +392,9 @@ def _errors_of(exc: ValidationError) -> list[tuple[str, str]]:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (not part of the spec schema; check the spelling)"
+        elif err["type"] == "invalid_key":  # YAML reads `1:` or `true:` as a number or bool key, not a name
+            path = field_path(err["loc"][:-1])
+            msg = f"key {err['loc'][-1]!r} is not a string (every key of the spec is a name)"
         seen.setdefault(path, [])
         if msg not in seen[path]:
             seen[path].append(msg)
@@ -395,8 +419,29 @@ def parse_spec(data: Any, source: str = "<spec>", check_registry: bool = True) -
     return spec
 
 
-def _path_order(path: str) -> list[Any]:
-    return [int(p) if p.isdigit() else p for p in re.split(r"[\[\].]+", path) if p]
+def _path_order(path: str) -> list[tuple[int, Any]]:
+    # (0, index) before (1, name): list indexes and names never compare with each other directly.
+    return [(0, int(p)) if p.isascii() and p.isdigit() else (1, p) for p in re.split(r"[\[\].]+", path) if p]
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """yaml's safe loader, whose value errors say where they are.
+
+    A scalar that its tag cannot hold (`!!int x`, the date 2001-02-30, `!!timestamp 2001-02-30 -`) makes the
+    safe loader's constructors raise a bare ValueError or AttributeError with no position; here it becomes a
+    YAML error at the scalar's line and column.
+    """
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (yaml.YAMLError, RecursionError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - any constructor failure is a value its tag cannot hold
+            shown = node.value if isinstance(node, yaml.ScalarNode) else node.tag
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{shown!r} is not a valid {node.tag.rsplit(':', 1)[-1]} ({exc})", node.start_mark
+            ) from None
 
 
 def load_spec(path: str | Path, check_registry: bool = True) -> StudySpec:
@@ -404,11 +449,22 @@ def load_spec(path: str | Path, check_registry: bool = True) -> StudySpec:
     if not path.is_file():
         raise SpecError(str(path), [("(file)", "no such file")])
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SpecError(str(path), [("(file)", f"cannot be read: {exc.strerror or exc}")]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SpecError(str(path), [(f"line {line}", f"not UTF-8 text ({exc.reason})")]) from None
+    try:
+        data = yaml.load(text, Loader=_SpecLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
         raise SpecError(str(path), [(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
+    except RecursionError:
+        raise SpecError(str(path), [("(file)", "not a spec: nested too deeply")]) from None
     return parse_spec(data, str(path), check_registry)
 
 

@@ -102,7 +102,7 @@ def gather(path: str) -> dict[str, Any]:
     counts = Counter(t.state for t in trials.values())
     planned = _planned(spec)
     return {
-        "study": spec.get("study", {}).get("name") or uri.rstrip("/").rsplit("/", 1)[-1],
+        "study": spec.get("study", {}).get("name") or storage.parent_and_name(uri)[1],
         "path": uri,
         "snapshot_at": now.isoformat(timespec="seconds"),
         "running": bool(counts[RUNNING] or counts[PENDING] or (planned and len(trials) < planned["total"])),
@@ -122,6 +122,7 @@ def gather(path: str) -> dict[str, Any]:
             "trial_seconds_by_size": {size: sum(t.seconds for t in trials.values() if t.model == size) for size in sizes},
         },
         "trials": [asdict(t) for t in sorted(trials.values(), key=lambda t: t.trial_id)],
+        "retries": retries(uri),
     }
 
 
@@ -189,7 +190,17 @@ def render(status: dict[str, Any]) -> list[Any]:
                      f"{row['dev']:.2f}", "-" if row["zero_shot"] is None else f"{row['zero_shot']:.2f}",
                      _short_config(row["hyperparameters"]))
     out.append(best)
+    if status.get("retries"):
+        out.append("retries after a crash (from the last checkpoint): "
+                   + ", ".join(f"{trial} x{n}" for trial, n in sorted(status["retries"].items())))
     return out
+
+
+def retries(uri: str) -> dict[str, int]:
+    """Trial id -> times it was retried after a crash (`<study>/retries/`, written by the driver)."""
+    from study.recovery import retry_counts
+
+    return retry_counts(uri)
 
 
 # ----------------------------------------------------------------------------------------------- reading

@@ -372,11 +372,21 @@ def pretrain(cfg: TinyModelConfig, tokenizer, out_dir: pathlib.Path) -> dict:
     }
 
 
+def tiny_model_folder(cfg: TinyModelConfig, cache_dir: pathlib.Path | None = None) -> pathlib.Path:
+    """Where `ensure_tiny_model(cfg)` keeps the model; it is complete once `pretrain.json` is in it."""
+    cache_dir = pathlib.Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    return cache_dir / f"xlmr-h{cfg.hidden_size}-l{cfg.num_layers}-{cfg.fingerprint()[:16]}"
+
+
+def tiny_model_built(cfg: TinyModelConfig, cache_dir: pathlib.Path | None = None) -> bool:
+    return (tiny_model_folder(cfg, cache_dir) / "pretrain.json").is_file()
+
+
 def ensure_tiny_model(cfg: TinyModelConfig, cache_dir: pathlib.Path | None = None) -> pathlib.Path:
     """Folder of the pretrained tiny encoder for `cfg` (model + tokenizer + pretrain.json), built once."""
     cache_dir = pathlib.Path(cache_dir) if cache_dir is not None else default_cache_dir()
     fingerprint = cfg.fingerprint()
-    name = f"xlmr-h{cfg.hidden_size}-l{cfg.num_layers}-{fingerprint[:16]}"
+    name = tiny_model_folder(cfg, cache_dir).name
 
     def build(tmp: pathlib.Path) -> None:
         import torch

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from study import results, state_io, storage
+from study import recovery, results, state_io, storage
 from study.baselines import chance_of
 from study.data import Split, load_split
 from study.evaluate import SplitScore, score_split
@@ -209,10 +209,17 @@ class Trial:
                     return
             self.state.cost = asdict(trunk_cost)
             final = self.mode == "branch" or milestone == self.budget
-            encoder, heads, cooldown = self._branch(milestone)
-            metrics, rows = self._targets(encoder, heads, milestone, trunk_cost, cooldown, zero_shot=final)
-            if final:
-                results.write_milestone(self.study_uri, self.trial_id, milestone, rows)
+            # Rows written before a crash or a killed driver are final: report what was recorded with them.
+            metrics = recovery.recorded_metrics(self.study_uri, self.trial_id, milestone) if final else None
+            if metrics is None:
+                # Evaluation draws from a fork of the RNG, so the trunk's stream is the same whether it ran or not.
+                with torch.random.fork_rng(devices=[]):
+                    encoder, heads, cooldown = self._branch(milestone)
+                    metrics, rows = self._targets(encoder, heads, milestone, trunk_cost, cooldown, zero_shot=final)
+                if final:
+                    recovery.record_metrics(self.study_uri, self.trial_id, milestone, metrics)
+                    results.write_milestone(self.study_uri, self.trial_id, milestone, rows)
+                    recovery.inject_fault(self.study_uri, self.trial_id, self.task_name, milestone)  # a test hook
             self.state.milestone_done = milestone
             with tempfile.TemporaryDirectory(prefix="xstudy-ckpt-") as tmp:
                 self._save(Path(tmp))
@@ -379,8 +386,15 @@ def run_in_tune(config: dict[str, Any], spec_data: dict[str, Any]) -> None:
     spec = StudySpec.model_validate(spec_data)
     ctx = tune.get_context()
     model = spec.model(point_of(config)["model"])
+    from study import distributed
+
+    if distributed.uses_train(model):
+        # Several workers: this trial drives a Ray Train job, which reports to Tune (study.distributed).
+        distributed.run_in_train(spec, config, ctx.get_trial_id())
+        return
     torch.set_num_threads(max(1, int(model.resources.cpu)))
-    node = ray.get_runtime_context().get_node_id()
+    # The host for people, and the Ray node id's first 8 hex digits to tell apart nodes that share a host.
+    node = f"{socket.gethostname()}/{ray.get_runtime_context().get_node_id()[:8]}"
 
     def report(metrics: dict[str, Any], folder: Path | None) -> None:
         checkpoint = tune.Checkpoint.from_directory(str(folder)) if folder is not None else None

@@ -138,8 +138,8 @@ def jsonl_rows(path: Path, what: str) -> Iterator[tuple[int, dict[str, Any]]]:
             continue
         try:
             row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"not valid JSON: {err.msg} (column {err.colno})", path=path, line=number,
+        except (ValueError, RecursionError) as err:
+            raise DataError(f"not valid JSON: {_json_problem(err)}", path=path, line=number,
                             expected=f"one JSON object per line ({what})") from None
         if not isinstance(row, dict):
             raise DataError(f"a JSON {type(row).__name__}, not an object", path=path, line=number,
@@ -150,13 +150,26 @@ def jsonl_rows(path: Path, what: str) -> Iterator[tuple[int, dict[str, Any]]]:
 def read_json(path: Path, what: str) -> Any:
     try:
         return json.loads(read_text(path))
-    except json.JSONDecodeError as err:
-        raise DataError(f"not valid JSON: {err.msg} (column {err.colno})", path=path, line=err.lineno,
-                        expected=what) from None
+    except (ValueError, RecursionError) as err:
+        line = err.lineno if isinstance(err, json.JSONDecodeError) else None
+        raise DataError(f"not valid JSON: {_json_problem(err)}", path=path, line=line, expected=what) from None
 
 
-def field(row: dict[str, Any], key: str, kind: type | tuple[type, ...], path: Path, line: int | str, what: str) -> Any:
-    """row[key], checked for presence and type."""
+def _json_problem(err: Exception) -> str:
+    # Besides syntax errors, Python's json refuses integers over 4,300 digits (a bare ValueError) and
+    # nesting deeper than the interpreter's recursion limit.
+    if isinstance(err, json.JSONDecodeError):
+        return f"{err.msg} (column {err.colno})"
+    if isinstance(err, RecursionError):
+        return "nested too deeply"
+    return str(err).split(";")[0]
+
+
+def field(row: Any, key: str, kind: type | tuple[type, ...], path: Path, line: int | str, what: str) -> Any:
+    """row[key], checked for presence and type (and `row` checked to be an object)."""
+    if not isinstance(row, dict):
+        raise DataError(f"a JSON {type(row).__name__} where an object with {key!r} belongs", path=path, line=line,
+                        expected=what)
     if key not in row:
         raise DataError(f"no {key!r} field", path=path, line=line, expected=what)
     value = row[key]
@@ -294,10 +307,15 @@ def read_copa_jsonl(path: Path) -> list[dict]:
 
 
 def _choice_index(label: Any, n: int, path: Path, line: int | str, base: int = 0) -> int:
-    try:
-        index = int(label) - base
-    except (TypeError, ValueError):
-        index = -1
+    # An integer, its digits as a string, or an integral float; never a bool, NaN or infinity.
+    index = -1
+    if isinstance(label, float) and label.is_integer():
+        label = int(label)
+    if isinstance(label, (int, str)) and not isinstance(label, bool):
+        try:
+            index = int(label) - base
+        except ValueError:
+            pass
     if not 0 <= index < n:
         raise DataError(f"label {label!r} is not in the task's label set", path=path, line=line,
                         expected=f"a choice index {base}..{n - 1 + base}")
@@ -313,6 +331,9 @@ def read_hellaswag_jsonl(path: Path) -> list[dict]:
     out = []
     for number, row in jsonl_rows(path, what):
         endings = field(row, "endings", list, path, number, what)
+        if not all(isinstance(e, str) for e in endings):
+            raise DataError(f"an ending that is not a string in {endings!r}"[:200], path=path, line=number,
+                            expected=what)
         ctx_b = field(row, "ctx_b", str, path, number, what)
         out.append({"context": field(row, "ctx_a", str, path, number, what),
                     "choices": [f"{ctx_b} {e}".strip() for e in endings],
@@ -408,9 +429,13 @@ def read_squad_json(path: Path, allow_no_answer: bool = False, keep: Callable[[s
                 texts, starts = [], []
                 for i, ans in enumerate(answers):
                     if not (isinstance(ans, dict) and isinstance(ans.get("text"), str)
-                            and isinstance(ans.get("answer_start"), int)):
+                            and type(ans.get("answer_start")) is int):
                         raise DataError("an answer without a string text and an integer answer_start", path=path,
                                         line=f"{at}.answers[{i}]", expected=_SQUAD_RULE)
+                    if not 0 <= ans["answer_start"] <= len(context):
+                        raise DataError(f"answer_start {ans['answer_start']} lies outside the context "
+                                        f"({len(context)} characters)", path=path, line=f"{at}.answers[{i}]",
+                                        expected="a character offset into the paragraph's context")
                     texts.append(ans["text"])
                     starts.append(ans["answer_start"])
                 if not texts and not (allow_no_answer or qa.get("is_impossible")):
@@ -527,9 +552,17 @@ def read_ccg(path: Path, tag_ids: dict[str, str]) -> list[dict]:
 def ccg_tag_ids(path: Path) -> dict[str, str]:
     """jiant's `tags_to_id.json` ({supertag: id}) as {supertag: str(id)}."""
     mapping = read_json(path, "a JSON object {supertag: integer id}")
-    if not isinstance(mapping, dict) or not all(isinstance(v, (int, str)) for v in mapping.values()):
+    if not isinstance(mapping, dict):
         raise DataError("not an object of supertag ids", path=path, line=1, expected="{supertag: integer id}")
-    return {tag: str(int(i)) for tag, i in mapping.items()}
+    ids = {}
+    for tag, i in mapping.items():
+        try:  # an integer, or its digits as a string (never a bool, a float or other text)
+            ids[tag] = str(int(i)) if type(i) is int or (isinstance(i, str) and i.isascii() and i.isdigit()) else None
+        except ValueError:  # more digits than Python converts
+            ids[tag] = None
+        if ids[tag] is None:
+            raise DataError(f"supertag {tag!r} has the id {i!r}"[:200], path=path, expected="{supertag: integer id}")
+    return ids
 
 
 # ------------------------------------------------------------------------------------- retrieval
@@ -573,6 +606,22 @@ def read_bucc(source_path: Path, lang: str) -> list[dict]:
     return rows
 
 
+def _spans(value: Any, text: str, path: Path, line: int | str, what: str) -> list[tuple[int, int]]:
+    """Character spans into `text`, given as [start, end] pairs or {"start", "end"} objects, checked."""
+    if not isinstance(value, list):
+        raise DataError(f"sentence spans {value!r}"[:200], path=path, line=line, expected=f"a list of spans ({what})")
+    spans = []
+    for i, span in enumerate(value):
+        pair = (span.get("start"), span.get("end")) if isinstance(span, dict) else span
+        if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(type(x) is int for x in pair)
+                and 0 <= pair[0] <= pair[1] <= len(text)):
+            raise DataError(f"sentence span {i} is {span!r}"[:200], path=path, line=line,
+                            expected=f"[start, end] or {{'start', 'end'}} character offsets with "
+                                     f"0 <= start <= end <= {len(text)}, the text's length ({what})")
+        spans.append((pair[0], pair[1]))
+    return spans
+
+
 def _sentence_of(spans: Sequence[Sequence[int]], offset: int) -> int:
     for i, (start, end) in enumerate(spans):
         if start <= offset < end:
@@ -608,10 +657,13 @@ def read_xquad_r(path: Path, lang: str) -> list[dict]:
         raise DataError('no "data" list of articles', path=path, line="data", expected=_SQUAD_RULE)
     rows: list[dict] = []
     for a, article in enumerate(articles):
-        for p, paragraph in enumerate(article.get("paragraphs", []) if isinstance(article, dict) else []):
+        paragraphs = field(article, "paragraphs", list, path, f"data[{a}]", _SQUAD_RULE)
+        for p, paragraph in enumerate(paragraphs):
             where = f"data[{a}].paragraphs[{p}]"
             context = field(paragraph, "context", str, path, where, _SQUAD_RULE)
-            spans = paragraph.get("sentence_breaks") or sentence_spans(context)
+            breaks = paragraph.get("sentence_breaks")
+            spans = (_spans(breaks, context, path, f"{where}.sentence_breaks", _SQUAD_RULE) if breaks
+                     else sentence_spans(context))
             for s, (start, end) in enumerate(spans):
                 rows.append({"kind": "candidate", "id": f"{lang}-{a}-{p}-{s}", "text": context[start:end].strip(),
                              "lang": lang, "relevant": []})
@@ -647,11 +699,10 @@ def read_mewslix_mentions(path: Path, lang: str) -> list[dict]:
         if not text:
             raise DataError("empty context text", path=path, line=number,
                             expected="article text filled in by Mewsli-X's get-mewsli-x.sh (the no_text files lack it)")
-        spans = [(s["start"], s["end"]) if isinstance(s, dict) else tuple(s)
-                 for s in context.get("sentence_spans") or []] or [(0, len(text))]
+        spans = _spans(context.get("sentence_spans") or [], text, path, number, what) or [(0, len(text))]
         for mention in field(row, "mentions", list, path, number, what):
             span = field(mention, "mention_span", dict, path, number, what)
-            s = _sentence_of(spans, int(span.get("start", 0)))
+            s = _sentence_of(spans, field(span, "start", int, path, number, what))
             start, end = spans[s] if s >= 0 else (0, len(text))
             rows.append({"kind": "query", "id": field(mention, "example_id", str, path, number, what),
                          "text": text[start:end].strip(), "lang": lang,

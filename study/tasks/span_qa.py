@@ -99,7 +99,8 @@ class SpanQA(Format):
             for j in range(len(idx)):
                 e = rows["example"][j]
                 offsets = rows["offsets"][j]
-                s_log, e_log = starts[j], ends[j]
+                # Only this window's own tokens: a batch pads shorter windows to its longest one.
+                s_log, e_log = starts[j, : len(offsets)], ends[j, : len(offsets)]
                 null[e] = min(null[e], float(s_log[0] + e_log[0]))
                 top_s = torch.topk(s_log, min(N_BEST, s_log.numel())).indices.tolist()
                 top_e = torch.topk(e_log, min(N_BEST, e_log.numel())).indices.tolist()
