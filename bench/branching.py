@@ -12,12 +12,13 @@ and zero-shot evaluation are the same work in both modes, so they dilute the who
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
 
 import pandas as pd
+
+from summary import emit  # bench/summary.py: scripts run as `python bench/NAME.py`
 
 
 def steps_trained(df: pd.DataFrame) -> int:
@@ -87,11 +88,7 @@ def main(argv: list[str]) -> int:
         "intermediate_seconds_saving": 1 - branch["intermediate_seconds"] / independent["intermediate_seconds"],
         "wall_saving": 1 - branch["wall_seconds"] / independent["wall_seconds"],
     }
-    print(json.dumps(summary, indent=2))
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(summary, f, indent=2)
-    return 0
+    return emit(summary, args.out)
 
 
 if __name__ == "__main__":

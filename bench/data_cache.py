@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from summary import emit  # bench/summary.py: scripts run as `python bench/NAME.py`
+
 MODEL = {"builtin": "tiny", "mlm_steps": 800}
 MAX_LENGTH = 64
 TARGETS = ["builtin_pos", "builtin_xnli", "builtin_tatoeba"]
@@ -119,11 +121,7 @@ def main(argv: list[str]) -> int:
         "goal": "a cached trial's data preparation costs a small fraction of the cold one",
         "repetitions": reps,
     }
-    print(json.dumps(summary, indent=2))
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(summary, f, indent=2)
-    return 0
+    return emit(summary, args.out)
 
 
 if __name__ == "__main__":

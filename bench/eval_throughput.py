@@ -29,6 +29,8 @@ import time
 
 import torch
 
+from summary import emit  # bench/summary.py: scripts run as `python bench/NAME.py`
+
 MODELS = {"tiny": 800, "small": 500}
 TARGETS = ["builtin_pos", "builtin_xnli", "builtin_tatoeba"]
 MAX_LENGTH, EVAL_BATCH = 64, 256
@@ -140,11 +142,7 @@ def main(argv: list[str]) -> int:
         "goal_met": figure > 1.0,
         "repetitions": reps,
     }
-    print(json.dumps(summary, indent=2))
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(summary, f, indent=2)
-    return 0
+    return emit(summary, args.out)
 
 
 if __name__ == "__main__":

@@ -18,11 +18,12 @@ bf16 peak; pass the right figure for another device. Variants to compare: `--att
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
 import torch
+
+from summary import emit  # bench/summary.py: scripts run as `python bench/NAME.py`
 
 # (hidden, layers, heads, intermediate, vocab, model_type): the public configurations, and the built-in tiny one.
 ARCHS = {
@@ -114,11 +115,7 @@ def main(argv: list[str]) -> int:
         "peak_tflops": args.peak_tflops,
         "peak_memory_gib": torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None,
     }
-    print(json.dumps(summary, indent=2))
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(summary, f, indent=2)
-    return 0
+    return emit(summary, args.out)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ import subprocess
 import sys
 import tempfile
 
+from summary import emit  # bench/summary.py: scripts run as `python bench/NAME.py`
+
 MLM_STEPS = {"tiny": 800, "small": 500}
 
 
@@ -104,11 +106,7 @@ def main(argv: list[str]) -> int:
         "trial_small_own_mib": med["trial_small"] - med["imports"],
         "repetitions": reps,
     }
-    print(json.dumps(summary, indent=2))
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(summary, f, indent=2)
-    return 0
+    return emit(summary, args.out)
 
 
 if __name__ == "__main__":

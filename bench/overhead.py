@@ -35,6 +35,8 @@ import time
 import torch
 import torch.nn.functional as F
 
+from summary import emit  # bench/summary.py: scripts run as `python bench/NAME.py`
+
 MODELS = {"tiny": 800, "small": 500}  # the smoke study's sizes and their masked-LM pretraining steps
 TASK = "builtin_nli"  # sentence-pair classification: the raw loop below is written for it
 SEED = 0
@@ -273,11 +275,7 @@ def main(argv: list[str]) -> int:
         "goal_met": figure >= 0.9,
         "repetitions": reps,
     }
-    print(json.dumps(summary, indent=2))
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(summary, f, indent=2)
-    return 0
+    return emit(summary, args.out)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,8 @@ from pathlib import Path
 
 import numpy as np
 
+from summary import emit  # bench/summary.py: scripts run as `python bench/NAME.py`
+
 MLM_STEPS = {"tiny": 800, "small": 500}  # the smoke study's sizes
 SIZES = ["tiny", "small"]
 TASKS = ["builtin_nli", "builtin_squad"]
@@ -490,11 +492,7 @@ def main(argv: list[str]) -> int:
         "goal_met": bool(speedup >= 2 and peer_vs["n"] and abs(peer_vs["mean_diff"]) <= 2 * se),
         "configs": {k: v["configs"] for k, v in runs.items()},
     }
-    print(json.dumps(summary, indent=2))
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(summary, f, indent=2)
-    return 0
+    return emit(summary, args.out)
 
 
 if __name__ == "__main__":
