@@ -16,6 +16,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import fuzzing
 from study.launch import grid_points
 from study.spec import SpecError, StudySpec, load_spec, parse_spec
 
@@ -73,42 +74,10 @@ def test_the_valid_base_is_valid():
     assert accepted_or_spec_error(lambda: parse_spec(copy.deepcopy(VALID))) is not None
 
 
-def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
-    """Every path into a nested mapping/list, the root included."""
-    out = [prefix]
-    if isinstance(node, dict):
-        for k, v in node.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            out += _paths(v, (*prefix, i))
-    return out
-
-
-@st.composite
-def mutated_specs(draw) -> Any:
+def mutated_specs() -> st.SearchStrategy:
     """The valid spec with a few random edits: a value replaced, a key removed or added, a list emptied."""
-    data: Any = copy.deepcopy(VALID)
-    for _ in range(draw(st.integers(1, 3))):
-        path = draw(st.sampled_from(_paths(data)))
-        if not path:
-            data = draw(values) if draw(st.integers(0, 9)) == 0 else data
-            continue
-        parent = data
-        for part in path[:-1]:
-            parent = parent[part]
-        action = draw(st.sampled_from(["replace", "remove", "add", "empty"]))
-        if action == "replace":
-            parent[path[-1]] = draw(values)
-        elif action == "remove":
-            del parent[path[-1]]
-        elif action == "add" and isinstance(parent[path[-1]], dict):
-            parent[path[-1]][draw(keys)] = draw(values)
-        elif action == "add" and isinstance(parent[path[-1]], list):
-            parent[path[-1]].append(draw(values))
-        elif action == "empty" and isinstance(parent[path[-1]], (dict, list)):
-            parent[path[-1]].clear()
-    return data
+    return fuzzing.mutated(VALID, values=values, keys=keys, edits=(1, 3),
+                           actions=["replace", "remove", "add", "empty"], root_odds=10)
 
 
 @FAST

@@ -34,20 +34,14 @@ def _spec(storage: Path, **overrides):
 
 @contextlib.contextmanager
 def _environ(**values: str | None):
-    saved = {k: os.environ.get(k) for k in values}
-    try:
+    """Set (or, for None, unset) environment variables for a block, module fixtures included."""
+    with pytest.MonkeyPatch.context() as mp:
         for k, v in values.items():
             if v is None:
-                os.environ.pop(k, None)
+                mp.delenv(k, raising=False)
             else:
-                os.environ[k] = v
+                mp.setenv(k, v)
         yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @pytest.fixture(scope="module")

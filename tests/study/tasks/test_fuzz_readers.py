@@ -19,6 +19,7 @@ from typing import Any, Callable
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import fuzzing
 from study.tasks import readers as R
 from study.tasks.readers import DataError
 
@@ -32,39 +33,10 @@ json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=
                            | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=8)
 
 
-def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
-    out = [prefix]
-    if isinstance(node, dict):
-        for k, v in node.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            out += _paths(v, (*prefix, i))
-    return out
-
-
-@st.composite
-def mutated(draw, template: Any) -> Any:
+def mutated(template: Any) -> st.SearchStrategy:
     """`template` with 0-3 random edits: a value replaced by any JSON value, a key or item removed, one added."""
-    data = copy.deepcopy(template)
-    for _ in range(draw(st.integers(0, 3))):
-        path = draw(st.sampled_from(_paths(data)))
-        if not path:
-            data = draw(json_values) if draw(st.integers(0, 7)) == 0 else data
-            continue
-        parent = data
-        for part in path[:-1]:
-            parent = parent[part]
-        action = draw(st.sampled_from(["replace", "replace", "remove", "add"]))
-        if action == "replace":
-            parent[path[-1]] = draw(json_values)
-        elif action == "remove":
-            del parent[path[-1]]
-        elif isinstance(parent[path[-1]], dict):
-            parent[path[-1]][draw(st.text(max_size=6))] = draw(json_values)
-        elif isinstance(parent[path[-1]], list):
-            parent[path[-1]].append(draw(json_values))
-    return data
+    return fuzzing.mutated(template, values=json_values, keys=st.text(max_size=6), edits=(0, 3),
+                           actions=["replace", "replace", "remove", "add"], root_odds=8)
 
 
 def read_or_data_error(read: Callable[[], list[dict]], check: Callable[[dict], None]) -> None:
