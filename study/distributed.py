@@ -14,22 +14,28 @@ also with one worker, e.g. to compare with it); otherwise its trial stays one pr
   or reduce-scattered by FSDP2 (`parallelism: fsdp`); each shard's loss is weighted by its share of the
   batch, so the update is that of the whole global batch, as in one process. The loss each step records
   (and checks for NaN) is the global batch's, the same on every worker, so all stop together.
-- **Rank 0 does the milestone work** exactly as the single-process trial does, with the same code
-  (`Trial.run`): cooldown branch, target fine-tuning, evaluation, result rows, predictions, checkpoint and
-  report. Meanwhile the other workers wait in `ray.train.report`, which every worker calls once per
-  milestone. Reports and checkpoints go from rank 0 through Train to Tune (`TuneReportCallback`), so ASHA
-  sees the same metrics; the Train run is named after the Tune trial and stored under the study's storage,
-  so a retried or resumed trial starts its Train run again under that name and Train hands every worker
-  the latest checkpoint. Unlike `tune.report` in one process, the workers do not wait for Tune's decision
+- **Every worker does the milestone work**, in step, with the single-process code (`Trial.run`) through
+  its hooks (`DistributedTrial`): the cooldown branch and each target's fine-tuning are data parallel like
+  the trunk, and evaluation shares each batch's rows among the workers and gathers their outputs
+  (`SharedForward`), so each worker computes 1/world of every phase. Rank 0 alone writes rows, predictions,
+  records and checkpoint files; a value read from storage (metrics recorded before a crash) is broadcast
+  from rank 0, so all take the same path. Every worker calls `ray.train.report` once per milestone, rank 0
+  with the metrics and the checkpoint, which Train forwards to Tune (`TuneReportCallback`), so ASHA sees
+  the same metrics. The Train run is named after the Tune trial and stored under the study's storage, so a
+  retried or resumed trial starts its Train run again under that name and Train hands every worker the
+  latest checkpoint. Unlike `tune.report` in one process, the workers do not wait for Tune's decision
   after a report: a trial ASHA stops goes on until the stop reaches it (seconds), and may write the next
   milestone's rows if it is that short (docs/ray.md).
-- **Costs.** Intermediate examples and tokens are summed over the workers (the global batch's), seconds
-  are the slowest worker's wall time, and accelerator seconds are wall seconds x GPUs x workers.
-
-With FSDP, the trunk's parameters, gradients and optimizer state are sharded during intermediate training;
-at each milestone the full weights and optimizer state are gathered onto rank 0, whose milestone work then
-runs on the whole model as in one process. So FSDP saves memory in intermediate training only: rank 0
-must still hold and fine-tune the whole model (see docs/ray.md).
+- **FSDP** (`parallelism: fsdp`, for models one GPU cannot train): the encoder and heads are sharded in
+  place as they are placed (every transformer layer, then each module whole), and stay sharded through
+  every phase: a cooldown branch or a target's encoder is a sharded copy built from a meta-device skeleton
+  (`FullySharded.clone`), so no worker's device holds more than its shards of any copy. Host memory is
+  where the whole model still passes: each worker loads the pretrained weights onto its CPU once before
+  sharding them, and a checkpoint gathers the full weights and optimizer state (3x the fp32 weights) one
+  tensor at a time onto rank 0's CPU, which writes the same files as one process; a restore reads them on
+  rank 0 and broadcasts them, each worker keeping its shard.
+- **Costs.** Examples and tokens are summed over the workers (the global batch's), seconds are the
+  slowest worker's wall time, and accelerator seconds are wall seconds x GPUs x workers.
 """
 
 from __future__ import annotations
@@ -38,7 +44,9 @@ import contextlib
 import copy
 import os
 import socket
-from dataclasses import dataclass, fields
+import warnings
+import weakref
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +58,16 @@ from study import storage
 from study.model import autocast
 from study.spec import ModelSpec, StudySpec
 from study.train import Cost, Phase
-from study.trial import Reporter, Trial, point_of
+from study.evaluate import OnDevice
+from study.trial import Trial, point_of
+
+# Token heads return nn.Linear's output, a view; FSDP2 warns at every forward in case it is changed in place,
+# which no format does.
+warnings.filterwarnings("ignore", message=r"FSDP2-wrapped module .* returned a view tensor")
 
 DRIVER_MEMORY = 256 * 1024**2  # bytes: what a driver trial reserves (a request cannot be empty, and no CPU)
 CONTROLLER_FAILURE_LIMIT = 30  # worker-group start timeouts (60 s each by default) before a Train run fails
-PROCESS_GROUP_TIMEOUT_S = 4 * 3600  # workers wait in collectives while rank 0 evaluates a milestone
+PROCESS_GROUP_TIMEOUT_S = 4 * 3600  # seconds a collective may wait (rank 0 writing a 10B checkpoint)
 
 
 def uses_train(model: ModelSpec) -> bool:
@@ -164,96 +177,39 @@ class _ShardedFormat:
 class DataParallelPhase(Phase):
     """A Phase whose steps run data parallel over the Train workers.
 
-    Its fields keep the plain modules and optimizer that `Trial` reads (checkpoints, cooldown branches,
-    targets); the parallel wrappers live beside them and are used only inside `run`.
+    With DDP its modules are plain (the same on every worker) and wrapped here, for its steps only; with
+    FSDP they are sharded already (`FullySharded.place`) and run as they are.
     """
 
     group: Group | None = None
     parallelism: str = "ddp"
-    precision: str = "fp32"
     rng_seed: int = 0
 
     def __post_init__(self) -> None:
         self.wrapped: dict[int, nn.Module] = {}
-        modules = {"encoder": self.encoder, **{f"head.{k}": h for k, h in self.heads.items()}}
-        trainable = {k: m for k, m in modules.items() if m is not None and any(p.requires_grad for p in m.parameters())}
-        if self.parallelism == "fsdp":
-            self._shard(trainable)
-        else:
-            import inspect
+        if self.parallelism != "ddp":
+            return
+        import inspect
 
-            from torch.nn.parallel import DistributedDataParallel as DDP
+        from torch.nn.parallel import DistributedDataParallel as DDP
 
-            kwargs: dict[str, Any] = {"device_ids": [self.device.index] if self.device.type == "cuda" else None}
-            # Buffers (position ids) are constant: no broadcast before every forward (the argument's name
-            # changed in torch 2.13).
-            sync = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DDP).parameters else "broadcast_buffers"
-            kwargs[sync] = False
-            for module in trainable.values():
+        kwargs: dict[str, Any] = {"device_ids": [self.device.index] if self.device.type == "cuda" else None}
+        # Buffers (position ids) are constant: no broadcast before every forward (the argument's name changed
+        # in torch 2.13).
+        sync = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DDP).parameters else "broadcast_buffers"
+        kwargs[sync] = False
+        for module in [self.encoder, *self.heads.values()]:
+            if module is not None and any(p.requires_grad for p in module.parameters()):
                 self.wrapped[id(module)] = DDP(module, **kwargs)
 
-    @classmethod
-    def wrap(cls, phase: Phase, group: Group, parallelism: str, precision: str, rng_seed: int) -> DataParallelPhase:
-        values = {f.name: getattr(phase, f.name) for f in fields(Phase)}
-        return cls(**values, group=group, parallelism=parallelism, precision=precision, rng_seed=rng_seed)
-
-    # ------------------------------------------------------------------------------------- FSDP
-    def _shard(self, modules: dict[str, nn.Module]) -> None:
-        """Sharded copies of the modules, and an optimizer over them with the plain one's settings and state."""
-        from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
-
-        # One container, so that parameter names (FQNs) are the same in the plain and the sharded copy.
-        self._plain = nn.ModuleDict({k.replace(".", "__"): m for k, m in modules.items()})
-        self._sharded = copy.deepcopy(self._plain)
-        policy = MixedPrecisionPolicy()
-        if self.precision == "bf16":  # bf16 compute and all-gathers; fp32 master weights and gradient reduction
-            policy = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
-        for sub in self._sharded.modules():
-            if isinstance(sub, nn.ModuleList):  # transformer layers (XLM-R's encoder.layer, mT5's block)
-                for layer in sub:
-                    fully_shard(layer, mp_policy=policy)
-        for module in self._sharded.values():  # a ModuleDict has no forward: each module is its own root
-            fully_shard(module, mp_policy=policy)
-        for key, module in modules.items():
-            self.wrapped[id(module)] = self._sharded[key.replace(".", "__")]
-        name_of = {id(p): n for n, p in self._plain.named_parameters()}
-        sharded = dict(self._sharded.named_parameters())
-        groups = [
-            {**{k: v for k, v in g.items() if k != "params"}, "params": [sharded[name_of[id(p)]] for p in g["params"]]}
-            for g in self.optimizer.param_groups
-        ]
-        self._sharded_optimizer = type(self.optimizer)(groups)
-        if self.optimizer.state:  # restored from a checkpoint: every worker holds the full state
-            from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
-
-            set_optimizer_state_dict(self._sharded, self._sharded_optimizer, _fqn_optimizer_state(self._plain, self.optimizer),
-                                     options=StateDictOptions(full_state_dict=True))
-
-    def _gather(self) -> None:
-        """The full weights and optimizer state into the plain modules and optimizer, on rank 0."""
-        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict, get_optimizer_state_dict
-
-        options = StateDictOptions(full_state_dict=True, cpu_offload=True)
-        weights = get_model_state_dict(self._sharded, options=options)
-        state = get_optimizer_state_dict(self._sharded, self._sharded_optimizer, options=options)
-        if self.group.rank == 0:
-            self._plain.load_state_dict(weights)
-            _load_fqn_optimizer_state(self._plain, self.optimizer, state)
-
-    # -------------------------------------------------------------------------------------- steps
     def run(self, n_steps: int) -> Cost:
-        formats, optimizer = self.formats, self.optimizer
+        formats = self.formats
         self.formats = {name: _ShardedFormat(f, self) for name, f in formats.items()}
-        if self.parallelism == "fsdp":
-            self.optimizer = self._sharded_optimizer
-            self._sharded.train()
         try:
             with self._rng():
                 cost = super().run(n_steps)
         finally:
-            self.formats, self.optimizer = formats, optimizer
-        if self.parallelism == "fsdp":
-            self._gather()
+            self.formats = formats
         examples, tokens = self.group.all_reduce([cost.examples, cost.tokens])
         (seconds,) = self.group.all_reduce([cost.seconds], dist.ReduceOp.MAX)
         return Cost(steps=cost.steps, examples=int(examples), tokens=int(tokens), seconds=seconds)
@@ -269,27 +225,145 @@ class DataParallelPhase(Phase):
         return stack
 
 
-def _fqn_optimizer_state(container: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
-    """A plain optimizer's state keyed by parameter names, as torch.distributed.checkpoint expects."""
+# ------------------------------------------------------------------------------------------------ FSDP
+class FullySharded:
+    """FSDP2 for one trial's modules: every transformer layer (each `nn.ModuleList` member, as XLM-R's
+    `encoder.layer` and mT5's `block`) and each module as a whole are sharded over the workers, in place.
+
+    FSDP2 modules refuse `copy.deepcopy`, so a copy (a cooldown branch, a target's encoder) is built from a
+    skeleton of the module on the meta device (no memory), sharded the same way, materialised and filled
+    with the source's local shards: no worker ever holds more than its shards.
+    """
+
+    def __init__(self, device: torch.device, precision: str):
+        from torch.distributed.fsdp import MixedPrecisionPolicy
+
+        self.device = device
+        self.policy = MixedPrecisionPolicy()
+        if precision == "bf16":  # bf16 compute and all-gathers; fp32 master weights and gradient reduction
+            self.policy = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+        self.skeletons: weakref.WeakKeyDictionary[nn.Module, nn.Module] = weakref.WeakKeyDictionary()
+
+    def _shard(self, module: nn.Module) -> None:
+        from torch.distributed.fsdp import fully_shard
+        from transformers.utils.output_capturing import _CAN_RECORD_REGISTRY
+
+        # transformers finds what a model records (output_hidden_states) by its class's name, and FSDP2
+        # swaps each sharded module's class for a subclass (FSDPXLMRobertaModel): register it under that too.
+        recorded = [(sub, _CAN_RECORD_REGISTRY.get(sub)) for sub in module.modules()]
+        for sub in list(module.modules()):
+            if isinstance(sub, nn.ModuleList):
+                for layer in sub:
+                    fully_shard(layer, mp_policy=self.policy)
+        fully_shard(module, mp_policy=self.policy)  # moves the shards to the mesh's device
+        for sub, can_record in recorded:
+            if can_record:
+                _CAN_RECORD_REGISTRY[sub] = can_record
+
+    def place(self, module: nn.Module) -> nn.Module:
+        self.skeletons[module] = _meta_copy(module)
+        self._shard(module)
+        return module
+
+    @staticmethod
+    def reshard(module: nn.Module | None) -> None:
+        """Back to shards only: FSDP2 keeps the root's parameters whole after a forward with no backward
+        (evaluation) until the next backward."""
+        from torch.distributed.fsdp import FSDPModule
+
+        for sub in module.modules() if module is not None else []:
+            if isinstance(sub, FSDPModule):
+                sub.reshard()
+
+    def clone(self, module: nn.Module) -> nn.Module:
+        self.reshard(module)
+        skeleton = self.skeletons[module]
+        copied = copy.deepcopy(skeleton)
+        self._shard(copied)
+        copied.to_empty(device=self.device)
+        with torch.no_grad():
+            for mine, theirs in zip(copied.parameters(), module.parameters(), strict=True):
+                mine.copy_(theirs)  # DTensors with the same placements: a local copy of the shard
+            for mine, theirs in zip(copied.buffers(), module.buffers(), strict=True):
+                mine.copy_(theirs)  # not sharded; to_empty left them uninitialised
+        self.skeletons[copied] = skeleton
+        return copied
+
+
+def _meta_copy(module: nn.Module) -> nn.Module:
+    """The module's structure with every parameter and buffer on the meta device (tied ones stay tied)."""
+    memo: dict[int, Any] = {}
+    for t in [*module.parameters(), *module.buffers()]:
+        meta = torch.empty_like(t, device="meta")
+        memo[id(t)] = nn.Parameter(meta, requires_grad=t.requires_grad) if isinstance(t, nn.Parameter) else meta
+    return copy.deepcopy(module, memo)
+
+
+def _index_keyed(state: dict[str, Any]) -> dict[str, Any]:
+    """An optimizer state keyed by parameter names (torch.distributed.checkpoint's) keyed by index, as
+    `optimizer.state_dict()` is and the checkpoint files are."""
+    names = [n for g in state["param_groups"] for n in g["params"]]
+    index = {n: i for i, n in enumerate(names)}
+    groups = [{**{k: v for k, v in g.items() if k != "params"}, "params": [index[n] for n in g["params"]]}
+              for g in state["param_groups"]]
+    return {"state": {index[n]: s for n, s in state["state"].items()}, "param_groups": groups}
+
+
+def _name_keyed(state: dict[str, Any], container: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """The inverse of `_index_keyed`, with the names of the optimizer's parameters in `container`."""
     name_of = {id(p): n for n, p in container.named_parameters()}
-    sd = optimizer.state_dict()
-    ordered = [name_of[id(p)] for g in optimizer.param_groups for p in g["params"]]
-    state = {ordered[i]: s for i, s in sd["state"].items()}
-    groups = [{**{k: v for k, v in g.items() if k != "params"}, "params": [ordered[i] for i in g["params"]]} for g in sd["param_groups"]]
-    return {"state": state, "param_groups": groups}
+    names = [name_of[id(p)] for g in optimizer.param_groups for p in g["params"]]
+    groups = [{**{k: v for k, v in g.items() if k != "params"}, "params": [names[i] for i in g["params"]]}
+              for g in state["param_groups"]]
+    return {"state": {names[i]: s for i, s in state["state"].items()}, "param_groups": groups}
 
 
-def _load_fqn_optimizer_state(container: nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
-    name_of = {id(p): n for n, p in container.named_parameters()}
-    ordered = [name_of[id(p)] for g in optimizer.param_groups for p in g["params"]]
-    sd = optimizer.state_dict()
-    sd["state"] = {i: state["state"][name] for i, name in enumerate(ordered) if name in state["state"]}
-    optimizer.load_state_dict(sd)
+# ----------------------------------------------------------------------------------------- evaluation
+class SharedForward(OnDevice):
+    """An encoder that evaluates on all workers at once: each call runs this worker's share of the batch's
+    rows (`shard_bounds`) and gathers every worker's outputs, so that each worker sees the whole batch's.
+
+    Every worker scores the same splits in the same batches, so all call the model equally often, as FSDP's
+    collectives need, while each computes 1/world of the rows. Heads (small) run on the whole batch.
+    """
+
+    def __init__(self, encoder: nn.Module, group: Group):
+        super().__init__(encoder, group.device)
+        self.group = group
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **kwargs):
+        from transformers.modeling_outputs import BaseModelOutput
+
+        n = input_ids.shape[0]
+        lo, hi = shard_bounds(n, self.group.rank, self.group.world)
+        rows = slice(lo, hi) if hi > lo else slice(0, 1)  # an empty share still joins the collectives
+        out = super().forward(input_ids[rows], attention_mask[rows], **kwargs)
+        hidden = out.hidden_states
+        return BaseModelOutput(
+            last_hidden_state=self._gather(out.last_hidden_state, n),
+            hidden_states=tuple(self._gather(h, n) for h in hidden) if hidden is not None else None,
+        )
+
+    def _gather(self, local: torch.Tensor, n: int) -> torch.Tensor:
+        """Every worker's rows of a (rows, ...) output, in rank order: n rows."""
+        group, size = self.group, -(-n // self.group.world)  # shares padded to the largest, as all_gather needs
+        wire = local.to(group.comm_device)
+        if dist.get_backend() == "gloo" and wire.dtype not in (torch.float32, torch.float64):
+            wire = wire.float()  # gloo gathers no bf16
+        padded = wire.new_zeros((size, *wire.shape[1:]))
+        lo, hi = shard_bounds(n, group.rank, group.world)
+        padded[: hi - lo] = wire[: hi - lo]
+        parts = [torch.empty_like(padded) for _ in range(group.world)]
+        dist.all_gather(parts, padded)
+        kept = [part[: b - a] for r, part in enumerate(parts) for a, b in [shard_bounds(n, r, group.world)]]
+        return torch.cat(kept).to(local.device, local.dtype)
 
 
+# -------------------------------------------------------------------------------------------- the trial
 class DistributedTrial(Trial):
-    """The trial recipe on one Train worker: rank 0 runs `Trial.run` unchanged; the others train the trunk
-    in step with it and wait at each milestone."""
+    """The trial recipe on one Train worker. Every worker runs `Trial.run` in step with the others: its
+    phases (trunk, cooldown branch, target fine-tuning) are data parallel, its evaluation shares each batch
+    (`SharedForward`); with FSDP its modules are sharded throughout. Rank 0 alone writes files."""
 
     def __init__(self, spec: StudySpec, config: dict[str, Any], trial_id: str, group: Group, node: str | None = None):
         super().__init__(spec, config, trial_id, node=node)
@@ -298,29 +372,65 @@ class DistributedTrial(Trial):
         if self.device.type == "cuda":
             self.device = group.device
             self.autocast = autocast(self.model_spec.precision, self.device)
+        self.group.device = self.device
         self.gpus = group.world if self.device.type == "cuda" else 0  # accelerator-seconds: wall x GPUs x workers
+        self.writer = group.rank == 0
+        self.sharded = FullySharded(self.device, self.model_spec.precision) if self.parallelism == "fsdp" else None
+        # FSDP restores by broadcasting rank 0's full state; with DDP every worker reads the files itself.
+        self.reads_full_state = self.sharded is None or group.rank == 0
 
-    def setup(self, checkpoint: Path | None) -> None:
-        super().setup(checkpoint)
-        if self.phase is not None:
-            self.phase = DataParallelPhase.wrap(self.phase, self.group, self.parallelism, self.model_spec.precision,
-                                                rng_seed=self.seed)
+    def _place(self, module):
+        if module is None or self.sharded is None:
+            return super()._place(module)
+        return self.sharded.place(module)
 
-    def run(self, report: Reporter, checkpoint: Path | None = None) -> None:
-        if self.group.rank == 0:
-            super().run(report, checkpoint)
-            return
-        self.setup(checkpoint)
-        for milestone in self.milestones:
-            if milestone <= self.state.milestone_done:
-                continue
-            if self.phase is not None:
-                try:
-                    self.phase.run(milestone - self.phase.step)
-                except FloatingPointError:
-                    report({}, None)  # rank 0 stops the trial with its reason (the loss is the same everywhere)
-                    return
-            report({}, None)  # waits for rank 0's milestone work and checkpoint
+    def _clone(self, module):
+        return super()._clone(module) if self.sharded is None else self.sharded.clone(module)
+
+    def _new_phase(self, rng_seed: int, **fields: Any) -> Phase:
+        return DataParallelPhase(**fields, group=self.group, parallelism=self.parallelism, rng_seed=rng_seed)
+
+    def _for_scoring(self, encoder):
+        return SharedForward(encoder, self.group)
+
+    def _score(self, data, encoder, head):
+        score = super()._score(data, encoder, head)
+        if self.sharded is not None:
+            self.sharded.reshard(encoder)
+            self.sharded.reshard(head)
+        return score
+
+    def _agree(self, value):
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def _full_state(self, modules, optimizer):
+        if self.sharded is None:
+            return super()._full_state(modules, optimizer)
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict, get_optimizer_state_dict
+
+        # Gathered one tensor at a time onto rank 0's CPU; the other workers get nothing.
+        options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+        container = nn.ModuleDict(modules)
+        weights = get_model_state_dict(container, options=options)
+        state = get_optimizer_state_dict(container, optimizer, options=options) if optimizer is not None else None
+        by_module = {name: {k[len(name) + 1:]: v for k, v in weights.items() if k.startswith(name + ".")} for name in modules}
+        return by_module, (_index_keyed(state) if state else None)
+
+    def _load_full_state(self, modules, optimizer, weights, optimizer_state) -> None:
+        if self.sharded is None:
+            return super()._load_full_state(modules, optimizer, weights, optimizer_state)
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict, set_optimizer_state_dict
+
+        # Rank 0 read the files; each tensor is broadcast and every worker keeps its shard.
+        options = StateDictOptions(full_state_dict=True, broadcast_from_rank0=True)
+        container = nn.ModuleDict(modules)
+        flat = {f"{name}.{k}": v for name, sd in (weights or {}).items() for k, v in sd.items()}
+        set_model_state_dict(container, flat, options=options)
+        if optimizer is not None:
+            state = _name_keyed(optimizer_state, container, optimizer) if optimizer_state is not None else {}
+            set_optimizer_state_dict(container, optimizer, state, options=options)
 
 
 def train_worker(loop_config: dict[str, Any]) -> None:
@@ -379,7 +489,7 @@ def run_in_train(spec: StudySpec, config: dict[str, Any], trial_id: str) -> Any:
 
         callbacks.append(TuneReportCallback())
     resources = {"CPU": r.cpu, **({"GPU": r.gpu} if r.gpu > 0 else {})}
-    # Workers wait in a report while rank 0 evaluates a milestone: Train's default warns every 60 s.
+    # Workers wait in a report while rank 0 writes a checkpoint: Train's default warns every 60 s.
     os.environ.setdefault("RAY_TRAIN_COLLECTIVE_WARN_INTERVAL_S", "600")
     trainer = TorchTrainer(
         train_worker,

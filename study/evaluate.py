@@ -12,6 +12,23 @@ from study.data import Split
 from study.train import Cost
 
 
+class OnDevice(nn.Module):
+    """An encoder as the formats call it in evaluation: they build batches on the CPU, and this moves them to
+    the encoder's device. Outputs stay there, where the head is."""
+
+    def __init__(self, encoder: nn.Module, device: torch.device):
+        super().__init__()
+        self.encoder = encoder
+        self.device = device
+
+    @property
+    def config(self):
+        return self.encoder.config
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **kwargs):
+        return self.encoder(input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device), **kwargs)
+
+
 @dataclass
 class SplitScore:
     task: str

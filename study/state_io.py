@@ -14,32 +14,34 @@ import torch
 from safetensors.torch import load_file, save_file
 
 
-def save_optimizer(optimizer: torch.optim.Optimizer, folder: Path, name: str) -> None:
-    sd = optimizer.state_dict()
-    tensors = {f"{i}.{k}": v.detach().cpu().contiguous() for i, st in sd["state"].items() for k, v in st.items() if torch.is_tensor(v)}
-    scalars = {f"{i}.{k}": v for i, st in sd["state"].items() for k, v in st.items() if not torch.is_tensor(v)}
+def save_optimizer(state: dict[str, Any], folder: Path, name: str) -> None:
+    """An optimizer's `state_dict()` (state keyed by parameter index) as `<name>.safetensors` and `<name>.json`."""
+    tensors = {f"{i}.{k}": v.detach().cpu().contiguous() for i, st in state["state"].items() for k, v in st.items() if torch.is_tensor(v)}
+    scalars = {f"{i}.{k}": v for i, st in state["state"].items() for k, v in st.items() if not torch.is_tensor(v)}
     if tensors:
         save_file(tensors, str(folder / f"{name}.safetensors"))
-    (folder / f"{name}.json").write_text(json.dumps({"param_groups": sd["param_groups"], "scalars": scalars, "has_tensors": bool(tensors)}))
+    (folder / f"{name}.json").write_text(json.dumps({"param_groups": state["param_groups"], "scalars": scalars, "has_tensors": bool(tensors)}))
 
 
-def load_optimizer(optimizer: torch.optim.Optimizer, folder: Path, name: str) -> None:
+def load_optimizer(folder: Path, name: str) -> dict[str, Any]:
+    """What `save_optimizer` wrote, as a `state_dict()` for `optimizer.load_state_dict`."""
     meta = json.loads((folder / f"{name}.json").read_text())
     tensors = load_file(str(folder / f"{name}.safetensors")) if meta["has_tensors"] else {}
     state: dict[int, dict[str, Any]] = {}
     for key, value in [*tensors.items(), *meta["scalars"].items()]:
         i, k = key.split(".", 1)
         state.setdefault(int(i), {})[k] = value
-    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    return {"state": state, "param_groups": meta["param_groups"]}
 
 
-def save_module(module: torch.nn.Module, path: Path) -> None:
-    # Clone so that tied or shared storage is saved as separate tensors (safetensors refuses aliasing).
-    save_file({k: v.detach().cpu().clone().contiguous() for k, v in module.state_dict().items()}, str(path))
+def save_module(state: dict[str, torch.Tensor], path: Path) -> None:
+    """A module's `state_dict()`; cloned so that tied or shared storage is saved as separate tensors
+    (safetensors refuses aliasing)."""
+    save_file({k: v.detach().cpu().clone().contiguous() for k, v in state.items()}, str(path))
 
 
-def load_module(module: torch.nn.Module, path: Path) -> None:
-    module.load_state_dict(load_file(str(path)), strict=True)
+def load_module(path: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(path))
 
 
 def rng_state() -> dict[str, torch.Tensor]:

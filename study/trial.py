@@ -36,7 +36,7 @@ import torch
 from study import recovery, results, state_io, storage
 from study.baselines import chance_of
 from study.data import Split, load_split
-from study.evaluate import SplitScore, score_split
+from study.evaluate import OnDevice, SplitScore, score_split
 from study.model import Encoder, autocast, load_encoder
 from study.predictions import write_predictions
 from study.spec import StudySpec
@@ -116,7 +116,7 @@ class Trial:
         # Building a built-in model (first use on a machine) draws random numbers of its own.
         with torch.random.fork_rng(devices=[]):
             self.encoder: Encoder = load_encoder(self.model_spec)
-        self.encoder.module.to(self.device)
+        self._place(self.encoder.module)
         self.pad_id = self.encoder.tokenizer.pad_token_id
         self.hidden = self.encoder.module.config.hidden_size
         self.chance = {t.task: self._chance(registry.get(t.task)) for t in self.spec.targets}
@@ -131,11 +131,11 @@ class Trial:
             if mixture is not None:
                 self.shares = mixture.shares({name: len(split) for name, split in train.items()})
             seed_everything(self.seed)
-            heads = {t.name: t.format.make_head(self.hidden, t).to(self.device) for t in tasks}
+            heads = {t.name: self._place(t.format.make_head(self.hidden, t)) for t in tasks}
             lr = self.hp["intermediate_lr"]
             warmup = self.spec.intermediate_training.warmup_steps
-            self.phase = Phase(
-                encoder=self.encoder.module, heads=heads, formats={t.name: t.format for t in tasks},
+            self.phase = self._new_phase(
+                rng_seed=self.seed, encoder=self.encoder.module, heads=heads, formats={t.name: t.format for t in tasks},
                 streams={
                     t.name: DataStream(train[t.name].features, self.model_spec.batch_size, StreamState(seed=self.seed))
                     for t in tasks
@@ -168,30 +168,79 @@ class Trial:
         return load_split(registry.get(task), split, lang, self.encoder.tokenizer, self.model_spec.max_length, self.ctx, train)
 
     # --------------------------------------------------------------------------------------- checkpoint
+    def _trunk_modules(self) -> dict[str, torch.nn.Module]:
+        """The trunk's modules by checkpoint file name."""
+        heads = self.phase.heads if self.phase is not None else {}
+        return {"encoder": self.encoder.module, **{f"head-{name}": head for name, head in heads.items()}}
+
     def _save(self, folder: Path) -> None:
-        state_io.save_module(self.encoder.module, folder / "encoder.safetensors")
+        optimizer = self.phase.optimizer if self.phase is not None else None
+        weights, optimizer_state = self._full_state(self._trunk_modules(), optimizer)
         if self.phase is not None:
             self.state.step = self.phase.step
             self.state.streams = {name: asdict(s.state) for name, s in self.phase.streams.items()}
-            for name, head in self.phase.heads.items():
-                state_io.save_module(head, folder / f"head-{name}.safetensors")
-            state_io.save_optimizer(self.phase.optimizer, folder, "optimizer")
+        if not self.writer:
+            return
+        for name, state in weights.items():
+            state_io.save_module(state, folder / f"{name}.safetensors")
+        if optimizer_state is not None:
+            state_io.save_optimizer(optimizer_state, folder, "optimizer")
         state_io.save_tensors(state_io.rng_state(), folder / "rng.safetensors")
         (folder / "trunk.json").write_text(json.dumps(asdict(self.state)))
 
     def _restore(self, folder: Path) -> None:
         self.state = TrunkState(**json.loads((folder / "trunk.json").read_text()))
-        state_io.load_module(self.encoder.module, folder / "encoder.safetensors")
+        modules = self._trunk_modules()
+        optimizer = self.phase.optimizer if self.phase is not None else None
+        weights = optimizer_state = None
+        if self.reads_full_state:
+            weights = {name: state_io.load_module(folder / f"{name}.safetensors") for name in modules}
+            optimizer_state = state_io.load_optimizer(folder, "optimizer") if optimizer is not None else None
+        self._load_full_state(modules, optimizer, weights, optimizer_state)
         if self.phase is not None:
-            for name, head in self.phase.heads.items():
-                state_io.load_module(head, folder / f"head-{name}.safetensors")
-            state_io.load_optimizer(self.phase.optimizer, folder, "optimizer")
             self.phase.step = self.state.step
             self.phase.streams = {
                 name: DataStream(s.features, s.batch_size, StreamState(**self.state.streams[name]))
                 for name, s in self.phase.streams.items()
             }
         state_io.set_rng_state(state_io.load_tensors(folder / "rng.safetensors"))
+
+    # --------------------------------------------------------------- what several workers do differently
+    # One process does everything itself. On several workers (study.distributed) every worker runs this same
+    # recipe in step; these hooks are where a worker differs: its modules may be sharded, its phases data
+    # parallel, its evaluation shares each batch with the others, and only rank 0 writes.
+    writer = True  # whether this process writes result rows, predictions, records and checkpoint files
+    reads_full_state = True  # whether this process reads a checkpoint's files on restore
+
+    def _place(self, module: torch.nn.Module | None) -> torch.nn.Module | None:
+        """A module the trial trains or evaluates, made ready for it (here: moved to the device)."""
+        return module.to(self.device) if module is not None else None
+
+    def _clone(self, module: torch.nn.Module) -> torch.nn.Module:
+        """An independent copy of a placed module (a cooldown branch, a target's encoder)."""
+        return copy.deepcopy(module)
+
+    def _new_phase(self, rng_seed: int, **fields: Any) -> Phase:
+        """A training phase over placed modules; `rng_seed` seeds what other workers draw (dropout)."""
+        return Phase(**fields)
+
+    def _for_scoring(self, encoder: torch.nn.Module) -> torch.nn.Module:
+        """The encoder as evaluation calls it: with the formats' CPU-built batches moved to the device."""
+        return OnDevice(encoder, self.device)
+
+    def _agree(self, value: Any) -> Any:
+        """A value every worker must act on alike (what a storage read gave rank 0)."""
+        return value
+
+    def _full_state(self, modules: dict[str, torch.nn.Module], optimizer: torch.optim.Optimizer | None):
+        """(state_dict by module name, optimizer state_dict or None): what a checkpoint holds."""
+        return {name: m.state_dict() for name, m in modules.items()}, (optimizer.state_dict() if optimizer else None)
+
+    def _load_full_state(self, modules, optimizer, weights, optimizer_state) -> None:
+        for name, module in modules.items():
+            module.load_state_dict(weights[name], strict=True)
+        if optimizer is not None:
+            optimizer.load_state_dict(optimizer_state)
 
     # ---------------------------------------------------------------------------------------------- run
     def run(self, report: Reporter, checkpoint: Path | None = None) -> None:
@@ -210,13 +259,13 @@ class Trial:
             self.state.cost = asdict(trunk_cost)
             final = self.mode == "branch" or milestone == self.budget
             # Rows written before a crash or a killed driver are final: report what was recorded with them.
-            metrics = recovery.recorded_metrics(self.study_uri, self.trial_id, milestone) if final else None
+            metrics = self._agree(recovery.recorded_metrics(self.study_uri, self.trial_id, milestone) if final else None)
             if metrics is None:
                 # Evaluation draws from a fork of the RNG, so the trunk's stream is the same whether it ran or not.
                 with torch.random.fork_rng(devices=[]):
                     encoder, heads, cooldown = self._branch(milestone)
                     metrics, rows = self._targets(encoder, heads, milestone, trunk_cost, cooldown, zero_shot=final)
-                if final:
+                if final and self.writer:
                     recovery.record_metrics(self.study_uri, self.trial_id, milestone, metrics)
                     results.write_milestone(self.study_uri, self.trial_id, milestone, rows)
                     recovery.inject_fault(self.study_uri, self.trial_id, self.task_name, milestone)  # a test hook
@@ -228,7 +277,8 @@ class Trial:
     def _stop(self, milestone: int, reason: str, report: Reporter) -> None:
         record = {"trial_id": self.trial_id, "config": self.config, "milestone": milestone, "reason": reason,
                   "recorded_at": dt.datetime.now(dt.UTC).isoformat()}
-        storage.write_text_atomic(storage.join(self.study_uri, "stopped", f"{self.trial_id}.json"), json.dumps(record, default=str))
+        if self.writer:
+            storage.write_text_atomic(storage.join(self.study_uri, "stopped", f"{self.trial_id}.json"), json.dumps(record, default=str))
         report({"intermediate_steps": milestone, "dev_signal": float("nan"), "stopped_reason": reason}, None)
 
     def _branch(self, milestone: int) -> tuple[torch.nn.Module, dict[str, torch.nn.Module], Cost]:
@@ -241,12 +291,12 @@ class Trial:
             return trunk.encoder, trunk.heads, Cost()
         # The branch trains copies of everything the trunk owns, so the trunk resumes untouched.
         rng = torch.get_rng_state()
-        encoder = copy.deepcopy(trunk.encoder)
-        heads = copy.deepcopy(trunk.heads)
+        encoder = self._clone(trunk.encoder)
+        heads = {name: self._clone(head) for name, head in trunk.heads.items()}
         optimizer = adamw([encoder, *heads.values()], self.hp["intermediate_lr"], self.hp["weight_decay"])
         optimizer.load_state_dict(copy.deepcopy(trunk.optimizer.state_dict()))
-        branch = Phase(
-            encoder=encoder, heads=heads, formats=trunk.formats,
+        branch = self._new_phase(
+            rng_seed=self.seed * 1_000 + milestone, encoder=encoder, heads=heads, formats=trunk.formats,
             streams={name: DataStream(s.features, s.batch_size, StreamState(**asdict(s.state))) for name, s in trunk.streams.items()},
             optimizer=optimizer, lr_at=linear_decay_from(trunk.lr_at(trunk.step), trunk.step, n),
             max_grad_norm=trunk.max_grad_norm, pad_id=self.pad_id, device=self.device, autocast=self.autocast,
@@ -259,7 +309,7 @@ class Trial:
     # ------------------------------------------------------------------------------------------ targets
     def _score(self, data: Split, encoder: torch.nn.Module, head: torch.nn.Module | None) -> SplitScore:
         tt = self.spec.target_training
-        return score_split(data, encoder, head, tt.eval_batch_size, self.pad_id, self.model_spec.retrieval_layer, self.autocast)
+        return score_split(data, self._for_scoring(encoder), head, tt.eval_batch_size, self.pad_id, self.model_spec.retrieval_layer, self.autocast)
 
     def _targets(
         self, branch: torch.nn.Module, heads: dict[str, torch.nn.Module], milestone: int, trunk: Cost, cooldown: Cost,
@@ -292,14 +342,14 @@ class Trial:
             steps = target.train_steps if target.train_steps is not None else tt.steps
             encoder, head, fine_tune = branch, None, Cost()
             if fmt.trains:
-                encoder = copy.deepcopy(branch)
-                head = fmt.make_head(self.hidden, task).to(self.device)
+                encoder = self._clone(branch)
+                head = self._place(fmt.make_head(self.hidden, task))
                 if steps > 0:
                     fine_tune = self._fine_tune(task, encoder, head, steps)
             langs = (target.languages or list(task.test_languages)) if zero_shot else []
             dev = [self._score(self._split(task.name, "dev", task.train_language, False), encoder, head)] if self._has_dev(task) else []
             tests = [self._score(self._split(task.name, "test", lang, False), encoder, head) for lang in langs]
-            for lang, s in zip(langs, tests):
+            for lang, s in zip(langs, tests if self.writer else []):
                 # In the XTREME submission layout, so the official scorer can read them too.
                 data = self._split(task.name, "test", lang, False)
                 write_predictions(storage.join(self.study_uri, "predictions", self.trial_id, str(milestone)),
@@ -365,8 +415,8 @@ class Trial:
         train = self._split(data_task.name, "train", data_task.train_language, train=True)
         # Each target gets its own seeded stream, so targets do not depend on each other's order.
         stream_seed = self.seed * 1_000 + sum(data_task.name.encode())
-        phase = Phase(
-            encoder=encoder, heads={task.name: head}, formats={task.name: task.format},
+        phase = self._new_phase(
+            rng_seed=stream_seed, encoder=encoder, heads={task.name: head}, formats={task.name: task.format},
             streams={task.name: DataStream(train.features, tt.batch_size, StreamState(seed=stream_seed))},
             optimizer=adamw([encoder, head], self.hp["target_lr"], self.hp["weight_decay"]),
             lr_at=warmup_linear(self.hp["target_lr"], steps, self.hp["warmup_ratio"]),

@@ -31,8 +31,8 @@ def embed(encoder: nn.Module, ids: Sequence[Sequence[int]], batch_size: int, pad
         batch_ids = pad([ids[i] for i in idx], pad_id)
         mask = attention_mask(batch_ids, [len(ids[i]) for i in idx])
         states = encoder(input_ids=batch_ids, attention_mask=mask, output_hidden_states=True).hidden_states[layer]
-        m = mask[..., None].to(states.dtype)
-        out[idx] = ((states * m).sum(1) / m.sum(1).clamp(min=1)).float()
+        m = mask[..., None].to(states.device, states.dtype)
+        out[idx] = ((states * m).sum(1) / m.sum(1).clamp(min=1)).float().cpu()
     return F.normalize(out, dim=-1)
 
 

@@ -95,7 +95,7 @@ class SpanQA(Format):
         lengths = [len(x) for x in features["input_ids"]]
         for idx in batches_by_length(lengths, batch_size):
             rows = take(features, idx)
-            starts, ends = self.logits(encoder, head, self.collate(rows, pad_id))
+            starts, ends = (x.cpu() for x in self.logits(encoder, head, self.collate(rows, pad_id)))
             for j in range(len(idx)):
                 e = rows["example"][j]
                 offsets = rows["offsets"][j]

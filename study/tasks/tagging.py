@@ -73,7 +73,7 @@ class Tagging(Format):
         lengths = [len(x) for x in features["input_ids"]]
         for idx in batches_by_length(lengths, batch_size):
             rows = take(features, idx)
-            best = self.logits(encoder, head, self.collate(rows, pad_id)).argmax(-1)
+            best = self.logits(encoder, head, self.collate(rows, pad_id)).argmax(-1).cpu()
             for j, i in enumerate(idx):
                 tags = [fallback] * len(examples[i]["tokens"])
                 for p, w in zip(rows["first_token"][j], rows["first_word"][j]):

@@ -43,19 +43,20 @@ def _no_dropout(trial) -> None:
 
 
 def _trunk(trial) -> dict[str, torch.Tensor]:
-    out = {f"encoder.{k}": v.detach().clone() for k, v in trial.phase.encoder.state_dict().items()}
-    out.update({f"{n}.{k}": v.detach().clone() for n, h in trial.phase.heads.items() for k, v in h.state_dict().items()})
-    return out
+    """The trunk's full weights (gathered onto rank 0 when sharded)."""
+    weights, _ = trial._full_state(trial._trunk_modules(), None)
+    return {f"{n}.{k}": v.detach().clone() for n, sd in weights.items() for k, v in sd.items()}
 
 
 def _dp_trial(rank: int, world: int, storage: str, parallelism: str, checkpoint=None):
-    from study.distributed import DataParallelPhase, DistributedTrial, Group
-    from study.trial import Trial
+    from study.distributed import DistributedTrial, Group
 
-    trial = DistributedTrial(small_spec(storage), CONFIG, "dp", Group(rank, world, torch.device("cpu")))
-    Trial.setup(trial, checkpoint)
-    _no_dropout(trial)  # before wrapping: FSDP shards a copy
-    trial.phase = DataParallelPhase.wrap(trial.phase, trial.group, parallelism, "fp32", rng_seed=trial.seed)
+    spec = small_spec(storage)
+    models = [m.model_copy(update={"parallelism": parallelism}) if m.name == CONFIG["model"] else m for m in spec.models]
+    spec = spec.model_copy(update={"models": models})
+    trial = DistributedTrial(spec, CONFIG, "dp", Group(rank, world, torch.device("cpu")))
+    trial.setup(checkpoint)
+    _no_dropout(trial)
     return trial
 
 
@@ -76,9 +77,8 @@ def _dp_worker(rank: int, world: int, storage: str, port: int, out: str) -> None
             trial = _dp_trial(rank, world, storage, parallelism)
             trial.phase.run(STEPS // 2)
             folder = Path(storage) / f"ckpt-{parallelism}"
-            if rank == 0:
-                folder.mkdir()
-                trial._save(folder)
+            folder.mkdir(exist_ok=True)
+            trial._save(folder)  # every worker takes part (FSDP gathers); rank 0 writes
             dist.barrier()
             trial = _dp_trial(rank, world, storage, parallelism, checkpoint=folder)
             trial.phase.run(STEPS - STEPS // 2)
@@ -121,6 +121,122 @@ def test_data_parallel_steps_equal_one_process(tmp_path):
         resumed = max(float((got["resumed"][k] - got["trunk"][k]).abs().max()) for k in expected)
         print(f"{parallelism}: resumed halfway, the trunk differs by {resumed:.2e}")
         assert resumed < 1e-6, f"{parallelism}: a resumed trunk differs by {resumed}"
+
+
+# -------------------------------------------------------------------------------- the milestone work
+MILESTONE_CONFIG = {"model": "tiny", "intermediate_task": "builtin_squad", "seed": 5, "intermediate_lr": 1e-3,
+                    "target_lr": 1e-3}
+
+
+def _milestone_spec(storage: str, parallelism: str | None):
+    # Span QA as the intermediate task (its dev set is scored at each milestone); tagging, classification
+    # and retrieval as targets; an evaluation batch of 5 rows, so 2 workers' shares are uneven.
+    spec = small_spec(storage, intermediate_tasks=["builtin_squad"],
+                      target_training={"steps": 8, "batch_size": 16, "eval_batch_size": 5})
+    models = [m.model_copy(update={"parallelism": parallelism}) if m.name == "tiny" else m for m in spec.models]
+    return spec.model_copy(update={"models": models})
+
+
+def _without_dropout(cls):
+    """The trial class with dropout off in every module it places (trunk, heads, copies are made from
+    those), so that 1 and 2 workers differ only by the order of float additions."""
+
+    class NoDropout(cls):
+        def _place(self, module):
+            if module is not None:
+                for sub in module.modules():
+                    if isinstance(sub, torch.nn.Dropout):
+                        sub.p = 0.0
+            return super()._place(module)
+
+    return NoDropout
+
+
+def _milestone_worker(rank: int, world: int, storage: str, port: int, out: str) -> None:
+    import torch.distributed as dist
+    from torch.distributed.tensor import DTensor
+
+    from study.distributed import DistributedTrial, Group, SharedForward
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    torch.set_num_threads(1)
+    try:
+        seen = {}
+        for parallelism in ("ddp", "fsdp"):
+            spec = _milestone_spec(f"{storage}/{parallelism}", parallelism)
+            trial = _without_dropout(DistributedTrial)(spec, MILESTONE_CONFIG, "m", Group(rank, world, torch.device("cpu")))
+            reports = []
+
+            def report(metrics, folder, trial=trial, reports=reports):
+                reports.append(dict(metrics))
+                # What this worker holds: with FSDP, only shards of the trunk (each a DTensor, ~1/world of it).
+                params = list(trial.encoder.module.parameters())
+                local = sum(p.to_local().numel() if isinstance(p, DTensor) else p.numel() for p in params)
+                seen.setdefault(parallelism, []).append(
+                    (all(isinstance(p, DTensor) for p in params), local / trial.encoder.n_params))
+
+            trial.run(report)
+            seen[parallelism + "/reports"] = reports
+            if parallelism == "fsdp":
+                # A sharded copy equals its source, and is independent of it.
+                copied = trial._clone(trial.encoder.module)
+                with torch.no_grad():
+                    for p in copied.parameters():
+                        p.to_local().zero_()
+                same = [torch.equal(a.detach().full_tensor(), b.detach().full_tensor()) for a, b in
+                        zip(trial._clone(trial.encoder.module).parameters(), trial.encoder.module.parameters())]
+                seen["clone_equal"] = all(same)
+                seen["source_kept"] = any(float(p.detach().full_tensor().abs().sum()) > 0 for p in trial.encoder.module.parameters())
+        # A shared forward equals the whole batch's, for shares of 2 and 1 rows and an empty one.
+        encoder = trial.encoder.module
+        ids = torch.randint(5, 100, (3, 7))
+        mask = torch.ones_like(ids)
+        whole = encoder(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+        for n in (3, 1):
+            shared = SharedForward(encoder, trial.group)(ids[:n], mask[:n], output_hidden_states=True)
+            seen[f"shared_{n}"] = (float((shared.last_hidden_state - whole.last_hidden_state[:n]).abs().max()),
+                                   len(shared.hidden_states) == len(whole.hidden_states))
+        if rank == 1:
+            torch.save(seen, out)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_milestone_work_is_shared_by_the_workers(tmp_path):
+    """2 workers (gloo) run the whole milestone work together, with DDP and with FSDP: cooldown branch,
+    target fine-tuning and evaluation, data parallel; with FSDP every worker holds only its shards all the
+    way. Their rows equal one process's (dropout off, see the module docstring)."""
+    import torch.multiprocessing as mp
+
+    from study.trial import Trial
+
+    torch.set_num_threads(1)
+    ref_reports = []
+    _without_dropout(Trial)(_milestone_spec(f"{tmp_path}/ref", None), MILESTONE_CONFIG, "m").run(
+        lambda metrics, folder: ref_reports.append(dict(metrics)))
+    out = str(tmp_path / "seen.pt")
+    mp.spawn(_milestone_worker, args=(2, str(tmp_path), _free_port(), out), nprocs=2)
+    seen = torch.load(out)
+    assert seen["fsdp"] and all(sharded and share < 0.55 for sharded, share in seen["fsdp"]), seen["fsdp"]
+    assert not any(sharded for sharded, _ in seen["ddp"])
+    assert seen["clone_equal"] and seen["source_kept"]
+    assert seen["shared_3"][0] < 1e-5 and seen["shared_1"][0] < 1e-5 and seen["shared_3"][1]
+    keys = ["intermediate_steps", "target_task", "split", "language", "metric"]
+    ref = results.collect(f"{tmp_path}/ref/t").sort_values(keys).reset_index(drop=True)
+    assert len(ref) > 0
+    for parallelism in ("ddp", "fsdp"):
+        got = results.collect(f"{tmp_path}/{parallelism}/t").sort_values(keys).reset_index(drop=True)
+        assert (got[keys] == ref[keys]).all().all(), f"{parallelism}: the same rows"
+        for col in ("intermediate_examples", "intermediate_tokens", "cooldown_steps", "cooldown_tokens",
+                    "target_steps", "target_tokens", "eval_examples", "eval_tokens"):
+            assert (got[col] == ref[col]).all(), f"{parallelism}: {col} counted over both workers"
+        gap = (got.value - ref.value).abs()
+        print(f"{parallelism}: values differ by at most {gap.max():.3f} points (mean {gap.mean():.4f})")
+        assert gap.max() < 1.0, f"{parallelism}: {got[gap >= 1.0]}"
+        reports = seen[parallelism + "/reports"]
+        assert [r["intermediate_steps"] for r in reports] == [r["intermediate_steps"] for r in ref_reports]
+        assert [r["dev_signal"] for r in reports] == pytest.approx([r["dev_signal"] for r in ref_reports], abs=1.0)
 
 
 # ----------------------------------------------------------------------------------- Ray Train in Tune
