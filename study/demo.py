@@ -61,6 +61,11 @@ def main(argv: list[str]) -> int:
     for m, path in zip(builtin, prepare_builtin([m.source for m in builtin])):
         console.print(f"model {m.name}: {path}")
     console.print(f"pretraining (or cache lookup): {time.perf_counter() - t0:.0f} s")
+    previous = launch.study_uri(spec)
+    if not storage.is_uri(previous) and Path(previous).is_dir():
+        # The demo starts over each time: its own earlier run is replaced (`xstudy run` would refuse it).
+        console.print(f"replacing the previous demo run in {previous}")
+        shutil.rmtree(previous)
     _, table_uri = launch.run(spec, num_cpus=os.cpu_count())
     written = export(launch.study_uri(spec))
     df = results.collect(launch.study_uri(spec))

@@ -305,6 +305,7 @@ def anchored(spec: StudySpec) -> StudySpec:
 
 def run(spec: StudySpec, address: str | None = None, num_cpus: int | None = None):
     spec = anchored(spec)
+    preflight.check_new_study(spec, study_uri(spec))  # reads only
     preflight.check_storage(spec, study_uri(spec))  # before Ray starts: nothing runs that could not be kept
     init_ray(address, num_cpus, dashboard=_uses_train(spec))
     problems = check_resources(spec)

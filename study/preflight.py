@@ -38,6 +38,19 @@ def check_storage(spec: StudySpec, study_uri: str) -> None:
                           f"{problem}; nothing was started")
 
 
+def check_new_study(spec: StudySpec, study_uri: str) -> None:
+    """`xstudy run` starts a study only in a folder that holds none: a second run would start a second Ray
+    Tune experiment beside the first, and their rows, checkpoints and status would mix."""
+    fs, root = storage.filesystem(study_uri)
+    found = sorted(info.base_name for info in _children(fs, root)
+                   if info.base_name in ("spec.json", "rows", "train") or info.base_name.startswith("experiment_state-"))
+    if found:
+        raise LaunchError(
+            f"study.name ({spec.study.name}): {study_uri} already holds a study ({', '.join(found[:MAX_LISTED])}); "
+            f"continue it with `xstudy resume {study_uri}`, or give this one another study.name or study.storage; "
+            "nothing was started")
+
+
 def read_study_spec(path: str) -> StudySpec:
     """The spec a study folder was made from, validated as this version reads specs.
 

@@ -49,6 +49,7 @@ from rich.table import Table
 from rich.text import Text
 
 from study import metrics
+from study.tasks.readers import json_problem
 from study.tasks.languages import (
     BENCHMARKS,
     QA_TASKS,
@@ -123,8 +124,9 @@ def _read_json(path: Path) -> Any:
     lines = _read_text_lines(path)  # reports bad UTF-8 with its line
     try:
         return json.loads("\n".join(lines))
-    except json.JSONDecodeError as err:
-        raise ScoringError(f"not valid JSON: {err.msg} (column {err.colno})", path=path, line=err.lineno,
+    except (ValueError, RecursionError) as err:
+        line = err.lineno if isinstance(err, json.JSONDecodeError) else None
+        raise ScoringError(f"not valid JSON: {json_problem(err)}", path=path, line=line,
                            rule="QA, Mewsli-X and LAReQA files are one JSON document") from None
 
 
@@ -134,8 +136,8 @@ def _read_jsonl_labels(path: Path) -> list[tuple[int, Any]]:
     for number, line in enumerate(_read_text_lines(path), start=1):
         try:
             row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise ScoringError(f"not valid JSON: {err.msg}", path=path, line=number,
+        except (ValueError, RecursionError) as err:
+            raise ScoringError(f"not valid JSON: {json_problem(err)}", path=path, line=number,
                                rule="XCOPA files hold one JSON object per line") from None
         if not isinstance(row, dict) or "label" not in row:
             raise ScoringError('no "label" field', path=path, line=number,

@@ -139,7 +139,7 @@ def jsonl_rows(path: Path, what: str) -> Iterator[tuple[int, dict[str, Any]]]:
         try:
             row = json.loads(line)
         except (ValueError, RecursionError) as err:
-            raise DataError(f"not valid JSON: {_json_problem(err)}", path=path, line=number,
+            raise DataError(f"not valid JSON: {json_problem(err)}", path=path, line=number,
                             expected=f"one JSON object per line ({what})") from None
         if not isinstance(row, dict):
             raise DataError(f"a JSON {type(row).__name__}, not an object", path=path, line=number,
@@ -152,10 +152,10 @@ def read_json(path: Path, what: str) -> Any:
         return json.loads(read_text(path))
     except (ValueError, RecursionError) as err:
         line = err.lineno if isinstance(err, json.JSONDecodeError) else None
-        raise DataError(f"not valid JSON: {_json_problem(err)}", path=path, line=line, expected=what) from None
+        raise DataError(f"not valid JSON: {json_problem(err)}", path=path, line=line, expected=what) from None
 
 
-def _json_problem(err: Exception) -> str:
+def json_problem(err: Exception) -> str:
     # Besides syntax errors, Python's json refuses integers over 4,300 digits (a bare ValueError) and
     # nesting deeper than the interpreter's recursion limit.
     if isinstance(err, json.JSONDecodeError):

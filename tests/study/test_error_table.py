@@ -222,6 +222,13 @@ CASES = [
          r"study\.storage \(\S+/readonly/results\): cannot write the study folder \S+: the folder \S+/readonly is "
          r"not writable \(Permission denied\)",
          marks=(pytest.mark.skipif(ROOT_USER, reason="root writes into read-only folders"),)),
+    Case("storage: a folder that already holds a study",
+         run_spec(lambda d, tmp: (write(tmp / "earlier" / "bad" / "spec.json", "{}"),
+                                  write(tmp / "earlier" / "bad" / "rows" / "t1" / "10.parquet", "rows"),
+                                  d["study"].update(storage=str(tmp / "earlier")))),
+         r"cannot run: study\.name \(bad\): \S+/earlier/bad already holds a study \(rows, spec\.json\); continue it "
+         r"with `xstudy resume \S+/earlier/bad`, or give this one another study\.name or study\.storage; nothing "
+         r"was started"),
     # resume (checked before Ray starts)
     Case("resume: a folder without a study", resume(lambda folder: None),
          r"cannot resume: \S+/study: no study here \(expected \S+/study/spec\.json, written by `xstudy run`\)"),

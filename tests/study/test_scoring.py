@@ -226,6 +226,13 @@ def test_malformed_json_names_the_line(mock, tmp_path):
     (preds / "xquad" / "test-es.json").write_text('{\n  "a": "b",\n  "c": \n}\n')
     with pytest.raises(ScoringError, match=r"xquad/test-es\.json:4: not valid JSON"):
         score_submission(preds, labels, "xtreme")
+    # What Python's json refuses besides syntax: an integer of over 4,300 digits, nesting past the recursion limit.
+    (preds / "xquad" / "test-es.json").write_text('{"a": ' + "7" * 5000 + "}")
+    with pytest.raises(ScoringError, match=r"test-es\.json: not valid JSON: Exceeds the limit \(4300 digits\)"):
+        score_submission(preds, labels, "xtreme")
+    (preds / "xquad" / "test-es.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ScoringError, match=r"test-es\.json: not valid JSON: nested too deeply"):
+        score_submission(preds, labels, "xtreme")
     (preds / "xquad" / "test-es.json").write_text('{"a": ["not", "a", "string"]}')
     with pytest.raises(ScoringError, match=r"test-es\.json:a: bad value"):
         score_submission(preds, labels, "xtreme")
