@@ -11,11 +11,13 @@ phases' wall seconds from the rows the trial wrote:
 - `fine-tuning`: the targets' steps (`target_seconds`, summed over targets);
 - `evaluation`: scoring dev and test (`eval_seconds`, summed over targets);
 
-and checks that both write the same rows with values within 1 point. The figure is the speed-up of each
+and checks that both write the same rows with values within 5 points (float order can flip a near-tied
+prediction, and one example of a 60-example test set is 1.7 points). The figure is the speed-up of each
 phase and of the whole milestone work, one process's seconds over 2 workers', median over repetitions.
 One process is also what each worker's share cost before the work was shared (rank 0 did all of it).
 
-    python bench/milestone_sharing.py [--repeats 3] [--model small] [--parallelism ddp] [--json OUT]
+    python bench/milestone_sharing.py [--repeats 3] [--model small|tiny|FOLDER] [--steps 40] [--parallelism ddp]
+        [--json OUT]
 """
 
 from __future__ import annotations
@@ -35,18 +37,19 @@ MODELS = {"tiny": 800, "small": 500}  # the smoke study's sizes and their masked
 CONFIG = {"intermediate_task": "builtin_nli", "seed": 0, "intermediate_lr": 5e-4, "target_lr": 2e-3}
 
 
-def bench_spec(root: str, model: str, parallelism: str | None):
+def bench_spec(root: str, model: str, parallelism: str | None, steps: int):
     from study.spec import parse_spec
 
+    source = {"builtin": model, "mlm_steps": MODELS[model]} if model in MODELS else {"path": model}
     spec = {
         "study": {"name": "bench", "storage": root, "max_failures": 0},
-        "models": [{"name": model, "source": {"builtin": model, "mlm_steps": MODELS[model]}, "batch_size": 32,
-                    "max_length": 64, "steps": [0, 40], **({"parallelism": parallelism} if parallelism else {})}],
+        "models": [{"name": "m", "source": source, "batch_size": 32, "max_length": 64, "steps": [0, steps],
+                    **({"parallelism": parallelism} if parallelism else {})}],
         "intermediate_tasks": ["builtin_nli"],
         "target_tasks": [{"task": "builtin_pos"}, {"task": "builtin_xnli"}, {"task": "builtin_tatoeba"}],
         "hyperparameters": {"intermediate_lr": 5e-4, "target_lr": 2e-3},
         "intermediate_training": {"warmup_steps": 4, "cooldown_fraction": 0.25},
-        "target_training": {"steps": 40, "batch_size": 32, "eval_batch_size": 64},
+        "target_training": {"steps": steps, "batch_size": 32, "eval_batch_size": 64},
         "asha": {"enabled": False},
     }
     return parse_spec(spec)
@@ -63,14 +66,14 @@ def without_dropout(cls):
     return NoDropout
 
 
-def one_process(root: str, model: str) -> None:
+def one_process(root: str, model: str, steps: int) -> None:
     from study.trial import Trial
 
     torch.set_num_threads(1)
-    without_dropout(Trial)(bench_spec(root, model, None), {**CONFIG, "model": model}, "t").run(lambda m, f: None)
+    without_dropout(Trial)(bench_spec(root, model, None, steps), {**CONFIG, "model": "m"}, "t").run(lambda m, f: None)
 
 
-def worker(rank: int, world: int, root: str, model: str, parallelism: str, port: int) -> None:
+def worker(rank: int, world: int, root: str, model: str, parallelism: str, port: int, steps: int) -> None:
     import torch.distributed as dist
 
     from study.distributed import DistributedTrial, Group
@@ -79,7 +82,7 @@ def worker(rank: int, world: int, root: str, model: str, parallelism: str, port:
     dist.init_process_group("gloo", rank=rank, world_size=world)
     torch.set_num_threads(1)
     try:
-        trial = without_dropout(DistributedTrial)(bench_spec(root, model, parallelism), {**CONFIG, "model": model}, "t",
+        trial = without_dropout(DistributedTrial)(bench_spec(root, model, parallelism, steps), {**CONFIG, "model": "m"}, "t",
                                                   Group(rank, world, torch.device("cpu")))
         trial.run(lambda m, f: None)
     finally:
@@ -110,7 +113,8 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--model", choices=sorted(MODELS), default="small")
+    parser.add_argument("--model", default="small", help=f"a built-in size ({', '.join(MODELS)}) or a local transformers folder")
+    parser.add_argument("--steps", type=int, default=40, help="intermediate steps, and each target's fine-tuning steps")
     parser.add_argument("--parallelism", choices=["ddp", "fsdp"], default="ddp")
     parser.add_argument("--json", help="also write the summary here")
     args = parser.parse_args()
@@ -125,9 +129,9 @@ def main() -> int:
             for mode in order:
                 root = f"{tmp}/{r}-{mode.replace(' ', '-')}"
                 if mode == "one process":
-                    one_process(root, args.model)
+                    one_process(root, args.model, args.steps)
                 else:
-                    mp.spawn(worker, args=(2, root, args.model, args.parallelism, free_port()), nprocs=2)
+                    mp.spawn(worker, args=(2, root, args.model, args.parallelism, free_port(), args.steps), nprocs=2)
                 seconds, rows = phase_seconds(root)
                 runs[mode].append(seconds)
                 written[mode] = rows.sort_values(keys).reset_index(drop=True)
@@ -136,12 +140,12 @@ def main() -> int:
             if len(a) != len(b) or not (a[keys] == b[keys]).all().all():
                 raise SystemExit("the two modes wrote different rows")
             worst_gap = max(worst_gap, float((a.value - b.value).abs().max()))
-    if worst_gap >= 1.0:
+    if worst_gap >= 5.0:  # float order flips a few near-tied predictions on these small test sets; more is a bug
         raise SystemExit(f"values differ by {worst_gap:.2f} points between one process and 2 workers")
     speedup = {phase: statistics.median(one[phase] / two[phase] for one, two in zip(runs["one process"], runs["2 workers"]))
                for phase in runs["one process"][0]}
     return emit({
-        "model": args.model, "parallelism": args.parallelism, "repeats": args.repeats, "threads_per_process": 1,
+        "model": args.model, "steps": args.steps, "parallelism": args.parallelism, "repeats": args.repeats, "threads_per_process": 1,
         "seconds": {mode: {phase: statistics.median(r[phase] for r in rs) for phase in rs[0]} for mode, rs in runs.items()},
         "speedup_2_workers_over_one_process": speedup,
         "largest_value_gap_points": worst_gap,
