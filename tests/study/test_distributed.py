@@ -60,12 +60,19 @@ def _dp_trial(rank: int, world: int, storage: str, parallelism: str, checkpoint=
     return trial
 
 
-def _dp_worker(rank: int, world: int, storage: str, port: int, out: str) -> None:
+def _join(rank: int, world: int, port: int) -> None:
+    """This spawned process as one gloo worker of `world`, with one thread (as a Train worker of 1 CPU)."""
     import torch.distributed as dist
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=world)
     torch.set_num_threads(1)
+
+
+def _dp_worker(rank: int, world: int, storage: str, port: int, out: str) -> None:
+    import torch.distributed as dist
+
+    _join(rank, world, port)
     try:
         got = {}
         for parallelism in ("ddp", "fsdp"):
@@ -158,9 +165,7 @@ def _milestone_worker(rank: int, world: int, storage: str, port: int, out: str) 
 
     from study.distributed import DistributedTrial, Group, SharedForward
 
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world)
-    torch.set_num_threads(1)
+    _join(rank, world, port)
     try:
         seen = {}
         for parallelism in ("ddp", "fsdp"):
@@ -372,6 +377,11 @@ def test_resources_reserve_workers_once():
     request = distributed.tune_request(spec, launch.resources_of(spec))
     assert request({"point": _point("w2")}) == distributed.driver_resources()
     assert launch.resources_of(spec)({"point": _point("w2")}) == {"cpu": 1.0, "gpu": 0.0}, "what check_resources refuses by"
+    # A small size's trial may take a fraction of a GPU; a Train-run size's workers x their share.
+    halves = spec.model_copy(update={"models": [m.model_copy(update={"resources": m.resources.model_copy(update={"gpu": 0.5})})
+                                                for m in spec.models]})
+    assert launch.resources_of(halves)({"point": _point("w1")}) == {"cpu": 0.5, "gpu": 0.5}
+    assert launch.resources_of(halves)({"point": _point("w2")}) == {"cpu": 1.0, "gpu": 1.0}
     # The most trials of one size that fit at once (w1: 0.5 CPU), then search.max_concurrent_trials (2).
     assert distributed.concurrency_limit(spec, {"CPU": 1.0}) == 2
     free = spec.model_copy(update={"search": spec.search.model_copy(update={"max_concurrent_trials": None})})
