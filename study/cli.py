@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -106,7 +105,6 @@ def run(
             err.print(f"  {p}", highlight=False)
         raise typer.Exit(2)
     _say_prepared(spec, spec_path)
-    address = address or os.environ.get("RAY_ADDRESS")
     from study.preflight import LaunchError
 
     try:
@@ -181,8 +179,8 @@ def prepare(
 @app.command()
 def resume(
     path: Annotated[str, typer.Argument(help="the study folder or URI (<storage>/<name>)")],
-    address: Annotated[str | None, typer.Option()] = None,
-    num_cpus: Annotated[int | None, typer.Option()] = None,
+    address: Annotated[str | None, typer.Option(help="Ray cluster address, e.g. 'auto'; default a local Ray")] = None,
+    num_cpus: Annotated[int | None, typer.Option(help="CPUs of the local Ray instance")] = None,
 ) -> None:
     """Continue an interrupted study from its last checkpoints."""
     from study import launch

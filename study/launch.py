@@ -171,6 +171,9 @@ def init_ray(address: str | None, num_cpus: int | None = None, dashboard: bool =
     if ray.is_initialized():
         return
     kwargs: dict[str, Any] = {"log_to_driver": True, "configure_logging": False}
+    # Inside `ray job submit` (and on nodes set up for it) RAY_ADDRESS names the cluster: join it, never start a
+    # local Ray beside it (`ray.init` also refuses local settings such as num_cpus for an existing cluster).
+    address = address or os.environ.get("RAY_ADDRESS")
     if address:
         ray.init(address=address, **kwargs)
     elif dashboard:

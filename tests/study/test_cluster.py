@@ -137,6 +137,7 @@ class LocalCluster:
         self.token = secrets.token_hex(16)
         self.ip = _node_ip()
         self.port = 0
+        self.dashboard_port = 0
         self.head: RayNode | None = None
         self.worker: RayNode | None = None
         self.started: list[RayNode] = []
@@ -178,10 +179,11 @@ class LocalCluster:
         if self.head is None or not self.head.running():
             if self.worker is not None:
                 self.stop_node(self.worker)  # a worker of a head that is gone is no use
-            self.port = free_port()
+            self.port, self.dashboard_port = free_port(), free_port()
+            # With its dashboard (on localhost), which serves `ray job submit`.
             self.head = self._start("head", [
-                "--head", f"--port={self.port}", "--include-dashboard=false", f"--dashboard-port={free_port()}",
-                f"--ray-client-server-port={free_port()}",
+                "--head", f"--port={self.port}", "--include-dashboard=true", "--dashboard-host=127.0.0.1",
+                f"--dashboard-port={self.dashboard_port}", f"--ray-client-server-port={free_port()}",
             ])
         if self.worker is None or not self.worker.running():
             self.worker = self._start("worker", [f"--address={self.address}"])
@@ -383,6 +385,31 @@ def test_a_trial_whose_node_is_lost_finishes_on_the_other_node_from_its_checkpoi
     retries = study / "retries" / f"{victim}.json"  # written by study.recovery_callback, where present
     if retries.exists():
         assert [r["restarted_from"] for r in json.loads(retries.read_text())] == [10]
+
+
+def test_address_auto_and_ray_job_submit_run_a_study(cluster, tmp_path):
+    """`xstudy run SPEC --address auto` on a node where RAY_ADDRESS names the cluster, and
+    `ray job submit -- xstudy run SPEC` through the head's job server: both run the study on the cluster."""
+    cluster.ensure_two_nodes()
+    models = [{"name": "tiny", "steps": [0]}]
+    spec_path, study = write_spec(tmp_path, "auto", models, ["none"])
+    log = tmp_path / "auto.log"
+    with log.open("w") as out:
+        driver = subprocess.Popen([str(BIN / "xstudy"), "run", str(spec_path), "--address", "auto"],
+                                  env={**cluster.env(), "RAY_ADDRESS": cluster.address}, stdout=out, stderr=subprocess.STDOUT)
+    finish(driver, log)
+    df = pd.read_parquet(study / "results.parquet")
+    assert set(df.intermediate_steps) == {0} and df.node.iloc[0] in {cluster.head.label, cluster.worker.label}
+
+    spec_path, study = write_spec(tmp_path, "job", models, ["none"])
+    job = subprocess.run(
+        [str(BIN / "ray"), "job", "submit", "--address", f"http://127.0.0.1:{cluster.dashboard_port}", "--",
+         str(BIN / "xstudy"), "run", str(spec_path)],
+        env=cluster.env(), capture_output=True, text=True, timeout=STUDY_TIMEOUT_S)
+    assert job.returncode == 0 and "succeeded" in job.stdout, job.stdout[-4000:] + job.stderr[-2000:]
+    assert "results table:" in job.stdout, "the job's output is xstudy's"
+    df = pd.read_parquet(study / "results.parquet")
+    assert set(df.intermediate_steps) == {0} and len(df) > 0
 
 
 def test_stopping_the_cluster_ends_all_its_processes(cluster):
