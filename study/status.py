@@ -62,8 +62,11 @@ def gather(path: str) -> dict[str, Any]:
     fs, root = storage.filesystem(uri)
     children = _list(fs, root)
     names = {info.base_name: info for info in children}
+    # The newest snapshot is the one whose name (the session's start, "%Y-%m-%d_%H-%M-%S") sorts last, as Ray
+    # Tune itself picks it on restore. Not by modification time: a resumed run re-uploads every earlier
+    # session's file with each sync to cloud storage, so an old snapshot can carry the newest time.
     states = sorted((i for i in children if i.base_name.startswith("experiment_state-") and i.base_name.endswith(".json")),
-                    key=lambda i: (i.mtime_ns or 0, i.base_name))
+                    key=lambda i: i.base_name)
     if "spec.json" not in names and "rows" not in names and not states:
         raise FileNotFoundError(f"{path}: no study here (no spec.json, no rows/, no Ray experiment state)")
 

@@ -150,3 +150,20 @@ def test_status_is_a_cli_command(live_study):
     result = CliRunner().invoke(app, ["status", str(live_study), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)
+
+
+def test_the_newest_session_snapshot_wins_whatever_its_modification_time(live_study):
+    """A resumed study has one experiment state per session; syncing to cloud storage re-uploads the older
+    ones too, so an older session's file can carry a later modification time than the newest one."""
+    import os
+
+    newest = live_study / "experiment_state-2026-01-01_00-00-00.json"
+    state = json.loads(newest.read_text())
+    stale = dict(state, trial_data=[[entry[0].replace('"TERMINATED"', '"RUNNING"'), entry[1]]
+                                    for entry in state["trial_data"]])
+    older = live_study / "experiment_state-2025-12-31_23-59-59.json"  # a session started a second earlier
+    older.write_text(json.dumps(stale))
+    os.utime(newest, (T0, T0))
+    os.utime(older, (T0 + 60, T0 + 60))  # re-uploaded after the newest snapshot
+    s = status.gather(str(live_study))
+    assert s["trials_by_state"] == {"pending": 1, "running": 1, "finished": 7, "stopped": 1, "errored": 1}
