@@ -54,7 +54,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from study import storage
+from study import environment, storage
 from study.model import autocast
 from study.spec import ModelSpec, StudySpec
 from study.train import Cost, Phase
@@ -375,6 +375,7 @@ class DistributedTrial(Trial):
         self.group.device = self.device
         self.gpus = group.world if self.device.type == "cuda" else 0  # accelerator-seconds: wall x GPUs x workers
         self.writer = group.rank == 0
+        self.examples_per_step_share = group.world  # each worker trains on 1/world of a step's examples
         self.sharded = FullySharded(self.device, self.model_spec.precision) if self.parallelism == "fsdp" else None
         # FSDP restores by broadcasting rank 0's full state; with DDP every worker reads the files itself.
         self.reads_full_state = self.sharded is None or group.rank == 0
@@ -388,7 +389,8 @@ class DistributedTrial(Trial):
         return super()._clone(module) if self.sharded is None else self.sharded.clone(module)
 
     def _new_phase(self, rng_seed: int, **fields: Any) -> Phase:
-        return DataParallelPhase(**fields, group=self.group, parallelism=self.parallelism, rng_seed=rng_seed)
+        return DataParallelPhase(**fields, **self._progress_hooks(), group=self.group, parallelism=self.parallelism,
+                                 rng_seed=rng_seed)
 
     def _for_scoring(self, encoder):
         return SharedForward(encoder, self.group)
@@ -439,6 +441,7 @@ def train_worker(loop_config: dict[str, Any]) -> None:
     import ray.train
     import ray.train.torch
 
+    environment.apply(loop_config.get("environment"))
     context = ray.train.get_context()
     spec = StudySpec.model_validate(loop_config["spec"])
     model = spec.model(point_of(loop_config["config"])["model"])
@@ -493,7 +496,9 @@ def run_in_train(spec: StudySpec, config: dict[str, Any], trial_id: str) -> Any:
     os.environ.setdefault("RAY_TRAIN_COLLECTIVE_WARN_INTERVAL_S", "600")
     trainer = TorchTrainer(
         train_worker,
-        train_loop_config={"spec": spec.model_dump(mode="json"), "config": config, "trial_id": trial_id},
+        # The driver's settings, as this trial received them (study.environment), for every worker.
+        train_loop_config={"spec": spec.model_dump(mode="json"), "config": config, "trial_id": trial_id,
+                           "environment": environment.captured()},
         torch_config=TorchConfig(backend="nccl" if r.gpu > 0 else "gloo", timeout_s=PROCESS_GROUP_TIMEOUT_S),
         scaling_config=ray.train.ScalingConfig(num_workers=r.workers, use_gpu=r.gpu > 0, resources_per_worker=resources),
         run_config=ray.train.RunConfig(

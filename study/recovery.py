@@ -15,7 +15,7 @@
   raise (`raise`) or SIGKILL its own worker process (`kill`) right after writing a milestone's rows and
   before reporting it, the moment where a crash is hardest to recover from; `:TASK` limits it to trials of
   that intermediate task. Each fault fires once per trial (a marker under `<study>/faults/` remembers it),
-  so the retry goes through. Ray's workers inherit it from the process that starts Ray. Unset, it does nothing.
+  so the retry goes through. The trials get it from the driver (study.environment). Unset, it does nothing.
 """
 
 from __future__ import annotations

@@ -28,3 +28,33 @@ def shared_data() -> Path:
     if not data.is_dir():
         pytest.skip(f"the shared data folder {data} is absent (set XSTUDY_SHARED_DIR)")
     return data
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """The local Ray (2 CPUs, with the dashboard, as `launch.run` starts it for Train-run sizes) that the
+    in-process studies of a test session share: started by the first module that needs it, again only if a
+    test shut it down, and stopped when the session ends (never with `ray stop`).
+
+    Sharing it is safe because a study's trials get the driver's settings from the study itself
+    (study.environment), not from the environment Ray was started with.
+    """
+    import ray
+
+    from study import launch
+
+    if not ray.is_initialized():
+        launch.init_ray(None, num_cpus=2, dashboard=True)
+    yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_local_ray():
+    yield
+    import sys
+
+    if "ray" in sys.modules:
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()

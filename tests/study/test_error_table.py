@@ -181,11 +181,11 @@ CASES = [
     # the cluster (asked once Ray is up, before the tuner is built)
     Case("resources: more CPUs than the cluster", run_spec(with_model(resources={"cpu": 4})),
          r"cannot run: these trials cannot fit on this cluster: models\[0\] \(tiny\): a trial needs 4 CPU "
-         r"\(1 worker\(s\) x 4\), the cluster has 1", ray=True),
+         r"\(1 worker\(s\) x 4\), the cluster has 2", ray=True),
     Case("resources: a GPU the cluster lacks", run_spec(with_model(resources={"gpu": 1})),
          r"models\[0\] \(tiny\): a trial needs 1 GPU \(1 worker\(s\) x 1\), the cluster has 0", ray=True),
-    Case("resources: workers x CPUs", run_spec(with_model(resources={"cpu": 1, "workers": 2})),
-         r"models\[0\] \(tiny\): a trial needs 2 CPU \(2 worker\(s\) x 1\), the cluster has 1", ray=True),
+    Case("resources: workers x CPUs", run_spec(with_model(resources={"cpu": 1, "workers": 3})),
+         r"models\[0\] \(tiny\): a trial needs 3 CPU \(3 worker\(s\) x 1\), the cluster has 2", ray=True),
     # the data (every split read before any compute)
     Case("data: file missing", run_spec(real_target({"task": "tatoeba", "languages": ["de"]},
                                                     {"tatoeba/README": "the language files are missing\n"})),
@@ -254,22 +254,6 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def small_ray():
-    """One local Ray of 1 CPU and no GPU for the module's cluster cases; stopped at the end (never `ray stop`)."""
-    import ray
-
-    if ray.is_initialized():  # someone else's instance: use it, leave it running
-        yield
-        return
-    ray.init(num_cpus=1, num_gpus=0, include_dashboard=False, configure_logging=False, log_to_driver=False,
-             object_store_memory=80 * 1024 * 1024)
-    try:
-        yield
-    finally:
-        ray.shutdown()
-
-
 def snapshot(folder: Path) -> list[tuple[str, int, int]]:
     return sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*"))
 
@@ -290,7 +274,7 @@ def refused(case: Case, tmp_path: Path) -> None:
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.name, marks=c.marks) for c in CASES])
 def test_bad_input_is_refused_with_its_rule_and_nothing_written(case, tmp_path, request):
     if case.ray:
-        request.getfixturevalue("small_ray")
+        request.getfixturevalue("local_ray")  # the session's Ray: 2 CPUs, no GPU
     refused(case, tmp_path)
 
 

@@ -16,9 +16,7 @@ GOOD_LR, BAD_LRS = 3e-3, [1e-8, 1e-9]  # a target learning rate this small leave
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory):
-    import ray
-
+def study(local_ray, tmp_path_factory):
     storage = tmp_path_factory.mktemp("tune")
     spec = small_spec(
         str(storage), name="asha",
@@ -28,11 +26,8 @@ def study(tmp_path_factory):
         target_training={"steps": 25, "batch_size": 16, "eval_batch_size": 128},
         search={"max_concurrent_trials": 2},
     )
-    launch.init_ray(None, num_cpus=2)
-    try:
-        grid, table_uri = launch.run(spec)
-    finally:
-        ray.shutdown()
+    ended = launch.run(spec)
+    grid, table_uri = ended.grid, ended.table
     decisions = json.loads((storage / "asha" / "scheduler.json").read_text())
     return spec, grid, results.collect(f"{storage}/asha"), decisions, table_uri
 
@@ -82,9 +77,7 @@ def test_rows_record_node_and_hyperparameters(study):
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory):
-    import ray
-
+def seeded(local_ray, tmp_path_factory):
     storage = tmp_path_factory.mktemp("seeds")
     spec = small_spec(
         str(storage), name="seeds",
@@ -95,11 +88,7 @@ def seeded(tmp_path_factory):
         hyperparameters={"intermediate_lr": {"loguniform": [1e-4, 3e-3]}, "target_lr": 1e-3},
         search={"algorithm": "optuna", "max_concurrent_trials": 2, "seed": 7},
     )
-    launch.init_ray(None, num_cpus=2)
-    try:
-        grid, _ = launch.run(spec)
-    finally:
-        ray.shutdown()
+    grid = launch.run(spec).grid
     return grid, results.collect(f"{storage}/seeds"), json.loads((storage / "seeds" / "scheduler.json").read_text())
 
 

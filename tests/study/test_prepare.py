@@ -109,17 +109,12 @@ def test_prepare_makes_every_item_once(prepared):
 
 
 @pytest.mark.slow
-def test_trials_under_require_prepared_make_nothing(prepared, cache):
+def test_trials_under_require_prepared_make_nothing(prepared, cache, local_ray):
     """The study runs with XSTUDY_REQUIRE_PREPARED=1 (a trial that had to tokenize would error) and the cache
     gains no folder: every split the trials read was found by the fingerprint `prepare` used."""
-    import ray
-
     folders = _data_folders(cache)
-    with _environ(**{REQUIRE_PREPARED_ENV: "1"}):  # before Ray starts: its workers inherit it
-        try:
-            result = CliRunner().invoke(app, ["run", str(prepared["spec_file"]), "--num-cpus", "2"])
-        finally:
-            ray.shutdown()
+    with _environ(**{REQUIRE_PREPARED_ENV: "1"}):  # the study forwards it to its trials (study.environment)
+        result = CliRunner().invoke(app, ["run", str(prepared["spec_file"]), "--num-cpus", "2"])
     assert result.exit_code == 0, result.output[-3000:]
     assert "cache: prepared" in result.output
     import pandas as pd

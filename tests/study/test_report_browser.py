@@ -68,7 +68,12 @@ def page(browser, tmp_path_factory):
         written = exporter.export(uri)
     finally:
         exporter.draw = original
-    browser.get(Path(written["report"]).as_uri())
+    url = Path(written["report"]).as_uri()
+    browser.get(url)
+    # chromedriver can hand back control before a large page is parsed (the inline plotly.js is ~5 MB), more
+    # so on a loaded machine: wait for this document, loaded whole, before counting what it holds.
+    _wait(lambda: browser.current_url == url and browser.execute_script("return document.readyState") == "complete",
+          f"{url} to load (now at {browser.current_url})")
     expected = browser.execute_script("return document.querySelectorAll('.plotly-graph-div').length")
     assert expected == 9  # 3 front figures (overall, 2 tasks), gains, size comparison, 3 heatmaps, signal
     _wait(lambda: browser.execute_script(
