@@ -91,8 +91,12 @@ def run(
     spec_path: Annotated[Path, typer.Argument(metavar="SPEC")],
     address: Annotated[str | None, typer.Option(help="Ray cluster address, e.g. 'auto'; default a local Ray")] = None,
     num_cpus: Annotated[int | None, typer.Option(help="CPUs of the local Ray instance")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Ray Tune's own trial table instead of xstudy's view")] = False,
 ) -> None:
-    """Run a study: one Ray Tune experiment over the spec's grid."""
+    """Run a study: one Ray Tune experiment over the spec's grid.
+
+    Exits 0 when every trial finished, 1 when some errored (each is listed), and 130 or 143 when
+    interrupted by SIGINT or SIGTERM (`xstudy resume PATH` continues it)."""
     spec = _load(spec_path)
     from study import launch
     from study.inspect_data import check_study_data
@@ -108,14 +112,26 @@ def run(
     from study.preflight import LaunchError
 
     try:
-        _, table = launch.run(spec, address=address, num_cpus=num_cpus)
+        ended = launch.run(spec, address=address, num_cpus=num_cpus, verbose=verbose,
+                           during=_view(launch.study_uri(launch.anchored(spec)), verbose))
     except LaunchError as exc:  # storage or cluster refused before any trial ran
         err.print(f"[bold red]cannot run[/]: {exc}", highlight=False)
         raise typer.Exit(2) from None
-    console.print(f"results table: {table}")
-    import shlex
+    _say_outcome(ended)
 
-    console.print(f"next: xstudy export {shlex.quote(launch.study_uri(spec))}")  # quoted: a URI's query has '&'
+
+def _view(uri: str, verbose: bool):
+    """xstudy's own view of the running study, unless Ray Tune's table was asked for."""
+    from study.run_view import RunView
+
+    return None if verbose else RunView(uri, console)
+
+
+def _say_outcome(ended) -> None:
+    console.print(f"results table: {ended.table}", highlight=False)
+    for line in ended.lines():
+        (err if ended.exit_code else console).print(line, highlight=False)
+    raise typer.Exit(ended.exit_code)
 
 
 def _say_prepared(spec, spec_path: Path) -> None:
@@ -154,13 +170,17 @@ def prepare(
     from study.cache import cache_root
     from study.tasks.readers import DataError
 
+    from study.console_progress import bar
+
     def show(item) -> None:
+        progress.advance(1, f"{item.kind} {item.what} ({item.model})")
         if not as_json and item.status != preparing.CACHED:
             console.print(f"{item.status} {item.kind} {item.what} (model {item.model}, {item.seconds:.1f} s)",
                           highlight=False)
 
     try:
-        items = preparing.prepare(spec, report=show)
+        with bar("preparing", len(spec.models) * (1 + len(preparing.data_needs(spec)))) as progress:
+            items = preparing.prepare(spec, report=show)
     except (DataError, FileNotFoundError, OSError) as exc:
         err.print(f"[bold red]cannot prepare[/]: {exc}", highlight=False)
         raise typer.Exit(2) from None
@@ -181,17 +201,19 @@ def resume(
     path: Annotated[str, typer.Argument(help="the study folder or URI (<storage>/<name>)")],
     address: Annotated[str | None, typer.Option(help="Ray cluster address, e.g. 'auto'; default a local Ray")] = None,
     num_cpus: Annotated[int | None, typer.Option(help="CPUs of the local Ray instance")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Ray Tune's own trial table instead of xstudy's view")] = False,
 ) -> None:
-    """Continue an interrupted study from its last checkpoints."""
-    from study import launch
+    """Continue an interrupted study from its last checkpoints (exit codes as for `run`)."""
+    from study import launch, storage
     from study.preflight import LaunchError
 
     try:
-        _, table = launch.resume(path, address=address, num_cpus=num_cpus)
+        ended = launch.resume(path, address=address, num_cpus=num_cpus, verbose=verbose,
+                              during=_view(storage.normalize(path), verbose))
     except (FileNotFoundError, LaunchError) as exc:  # no study there, or not one this version can resume
         err.print(f"[bold red]cannot resume[/]: {exc}", highlight=False)
         raise typer.Exit(2) from None
-    console.print(f"results table: {table}")
+    _say_outcome(ended)
 
 
 @app.command()
@@ -201,9 +223,11 @@ def export(
 ) -> None:
     """Write the results table and Pareto plots under PATH/report/ or --out (works while a study runs)."""
     from study import export as exporter
+    from study.console_progress import bar
 
     try:
-        written = exporter.export(path, out=out)
+        with bar("exporting", len(exporter.STAGES)) as progress:
+            written = exporter.export(path, out=out, on_stage=lambda stage: progress.advance(1, stage))
     except FileNotFoundError as exc:
         err.print(f"[bold red]cannot export[/]: {exc}")
         raise typer.Exit(2) from None
@@ -215,11 +239,17 @@ def export(
 def status(
     path: Annotated[str, typer.Argument(help="the study folder or URI (<storage>/<name>)")],
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="redraw in place until the study ends (Ctrl-C to stop)")] = False,
+    interval: Annotated[float, typer.Option(help="seconds between two redraws with --watch", min=0.1)] = 2.0,
 ) -> None:
-    """A study's progress: trials by state and size, milestones done, best so far, time spent."""
-    from study.status import status_command
+    """A study's progress: trials by state and size, milestones done, what each running trial is doing now,
+    the estimated time to finish, best so far, time spent."""
+    from study.status_view import status_command
 
-    raise typer.Exit(status_command(path, as_json))
+    if watch and as_json:
+        err.print("[bold red]--watch redraws the tables; --json prints the status once[/]: give one of them")
+        raise typer.Exit(2)
+    raise typer.Exit(status_command(path, as_json, watch=watch, interval=interval))
 
 
 @app.command()

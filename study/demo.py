@@ -66,7 +66,13 @@ def main(argv: list[str]) -> int:
         # The demo starts over each time: its own earlier run is replaced (`xstudy run` would refuse it).
         console.print(f"replacing the previous demo run in {previous}")
         shutil.rmtree(previous)
-    _, table_uri = launch.run(spec, num_cpus=os.cpu_count())
+    from study.run_view import RunView
+
+    ended = launch.run(spec, num_cpus=os.cpu_count(), verbose=False, during=RunView(launch.study_uri(spec), console))
+    if ended.exit_code:
+        for line in ended.lines():
+            console.print(line, highlight=False)
+        return ended.exit_code
     written = export(launch.study_uri(spec))
     df = results.collect(launch.study_uri(spec))
     console.print(transfer_table(df, LoadContext(data_dir=spec.study.data_dir)))

@@ -101,9 +101,15 @@ def language_properties() -> pd.DataFrame:
     return languages.language_table(pd.DataFrame(generated))
 
 
-def export(path: str, out: str | None = None) -> dict[str, str]:
+STAGES = ("results table", "tables", "figures", "report")  # what `on_stage` is told has been done, in order
+
+
+def export(path: str, out: str | None = None, on_stage=None) -> dict[str, str]:
     """Write the report of the study at `path` (a folder or a cloud URI) under `path/report/`, or under
-    `out` (a local folder or another URI) when given; returns {what: URI} of each file."""
+    `out` (a local folder or another URI) when given; returns {what: URI} of each file.
+
+    `on_stage` is called with each of STAGES once it is written (the command's progress bar)."""
+    on_stage = on_stage or (lambda stage: None)
     uri = storage.normalize(path)
     if not storage.exists(storage.join(uri, "spec.json")) and not storage.exists(results.rows_dir(uri)):
         raise FileNotFoundError(f"{path}: no study here (no spec.json and no rows/ written by `xstudy run`)")
@@ -119,6 +125,7 @@ def export(path: str, out: str | None = None) -> dict[str, str]:
     results.write_table_atomic(table, storage.join(target, "results.parquet"))
     written["results table"] = storage.join(target, "results.parquet")
     put("results csv", "results.csv", df.to_csv(index=False).encode())
+    on_stage(STAGES[0])
 
     tables = analyse(df)
     csvs = {
@@ -131,12 +138,15 @@ def export(path: str, out: str | None = None) -> dict[str, str]:
     }
     for kind, (name, frame) in csvs.items():
         put(kind, name, frame.to_csv(index=False).encode())
+    on_stage(STAGES[1])
 
     with tempfile.TemporaryDirectory(prefix="xstudy-report-") as tmp:
         for kind, files in draw(tables, Path(tmp)).items():
             for f in files:
                 put(f"{kind} ({f.suffix[1:]})", f.name, f.read_bytes())
+    on_stage(STAGES[2])
     put("report", "report.html", render(tables, uri).encode("utf-8"))
+    on_stage(STAGES[3])
     return written
 
 

@@ -7,11 +7,15 @@ consolidated `results.parquet`.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import signal
+import threading
 from typing import Any
 
-from study import preflight, results, storage
+from study import environment, outcome, preflight, results, storage
+from study.outcome import Outcome
 from study.recovery_callback import RetryRecorder
 from study.scheduler import GroupedASHA
 from study.spec import Choice, Grid, LogUniform, StudySpec, Uniform
@@ -243,10 +247,11 @@ def _trainable(spec: StudySpec):
 
     # A size run through Ray Train reserves its workers in Train's placement group; its Tune trial, a driver, almost nothing.
     request = distributed.tune_request(spec, resources_of(spec))
-    return tune.with_resources(tune.with_parameters(run_in_tune, spec_data=spec.model_dump(mode="json")), request)
+    trainable = tune.with_parameters(run_in_tune, spec_data=spec.model_dump(mode="json"), env=environment.captured())
+    return tune.with_resources(trainable, request)
 
 
-def build_tuner(spec: StudySpec):
+def build_tuner(spec: StudySpec, verbose: bool = True):
     from ray import tune
 
     uri = study_uri(spec)
@@ -257,7 +262,7 @@ def build_tuner(spec: StudySpec):
         # Older checkpoints are deleted: a trial resumes from its latest, which holds its whole trunk.
         checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.study.checkpoints_to_keep),
         callbacks=[RetryRecorder(uri)],  # <study>/retries/<trial>.json: every retry of a crashed trial
-        verbose=1,
+        verbose=1 if verbose else 0,  # 0: no progress table of Ray's; the command line draws its own
     )
     searcher = search_algorithm(spec)
     if searcher is None:
@@ -278,15 +283,46 @@ def build_tuner(spec: StudySpec):
 
 
 class SigtermAsSigint:
-    """Cluster schedulers stop jobs with SIGTERM, which Ray ignores; treat it like Ctrl-C, which it handles."""
+    """Cluster schedulers stop jobs with SIGTERM, which Ray ignores; treat it like Ctrl-C, which it handles.
+
+    `received` says whether SIGTERM came (the exit code tells it from Ctrl-C). Signal handlers can only be
+    set in the main thread; elsewhere (a notebook's worker thread) this does nothing.
+    """
+
+    received: int | None = None
+
+    def _on_sigterm(self, *_: Any) -> None:
+        self.received = signal.SIGTERM
+        os.kill(os.getpid(), signal.SIGINT)
 
     def __enter__(self):
-        self._old = signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+        self._old = None
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGTERM, self._on_sigterm)
         return self
 
     def __exit__(self, *exc):
-        signal.signal(signal.SIGTERM, self._old)
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)
         return False
+
+
+class _WithoutTunesRestoreHint(logging.Filter):
+    """Ray Tune ends an interrupted run with "Resume experiment with: Tuner.restore(...)", a Python call;
+    the command line says `xstudy resume PATH` instead (study.outcome)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Tuner.restore(" not in record.getMessage()
+
+
+logging.getLogger("ray.tune.tune").addFilter(_WithoutTunesRestoreHint())
+
+
+def fit(tuner, spec: StudySpec, during: contextlib.AbstractContextManager | None = None) -> Outcome:
+    """Run the tuner to its end or an interruption, consolidate results.parquet, and say how it ended."""
+    with SigtermAsSigint() as signals, (during or contextlib.nullcontext()):
+        grid = tuner.fit()
+    return outcome.of_grid(grid, study_uri(spec), finish(spec), signals.received)
 
 
 def finish(spec: StudySpec) -> str:
@@ -306,7 +342,9 @@ def anchored(spec: StudySpec) -> StudySpec:
     return spec.model_copy(update={"study": spec.study.model_copy(update={"storage": storage.normalize(spec.study.storage)})})
 
 
-def run(spec: StudySpec, address: str | None = None, num_cpus: int | None = None):
+def run(spec: StudySpec, address: str | None = None, num_cpus: int | None = None, verbose: bool = True,
+        during: contextlib.AbstractContextManager | None = None) -> Outcome:
+    """Run a study; `verbose` keeps Ray Tune's own progress table, `during` is entered while it runs (a view)."""
     spec = anchored(spec)
     preflight.check_new_study(spec, study_uri(spec))  # reads only
     preflight.check_storage(spec, study_uri(spec))  # before Ray starts: nothing runs that could not be kept
@@ -315,10 +353,7 @@ def run(spec: StudySpec, address: str | None = None, num_cpus: int | None = None
     if problems:
         raise preflight.LaunchError("these trials cannot fit on this cluster:\n  " + "\n  ".join(problems))
     spec = limit_concurrency(spec)
-    tuner = build_tuner(spec)
-    with SigtermAsSigint():
-        grid = tuner.fit()
-    return grid, finish(spec)
+    return fit(build_tuner(spec, verbose=verbose), spec, during)
 
 
 def load_study_spec(path: str) -> StudySpec:
@@ -326,7 +361,8 @@ def load_study_spec(path: str) -> StudySpec:
     return preflight.read_study_spec(path)
 
 
-def resume(path: str, address: str | None = None, num_cpus: int | None = None):
+def resume(path: str, address: str | None = None, num_cpus: int | None = None, verbose: bool = True,
+           during: contextlib.AbstractContextManager | None = None) -> Outcome:
     from ray import tune
 
     spec = load_study_spec(path)
@@ -339,6 +375,8 @@ def resume(path: str, address: str | None = None, num_cpus: int | None = None):
     if not tune.Tuner.can_restore(uri):
         raise FileNotFoundError(f"{path}: Ray Tune has no experiment state to restore here")
     tuner = tune.Tuner.restore(uri, trainable=_trainable(spec), resume_errored=True)
-    with SigtermAsSigint():
-        grid = tuner.fit()
-    return grid, finish(spec)
+    # The restored run config is the original run's; its verbosity is this command's (Tuner has no setter).
+    internal = getattr(tuner, "_local_tuner", None)
+    if internal is not None and getattr(internal, "_run_config", None) is not None:
+        internal._run_config.verbose = 1 if verbose else 0
+    return fit(tuner, spec, during)

@@ -372,7 +372,7 @@ def aggregate(task_scores: Mapping[str, Mapping[str, float] | float], benchmark:
 
 # ---------------------------------------------------------------------------------- whole submission
 def score_submission(pred_dir: Path | str, label_dir: Path | str, benchmark: str, convention: str = "official",
-                     tasks: Iterable[str] | None = None) -> dict[str, Any]:
+                     tasks: Iterable[str] | None = None, on_file=None) -> dict[str, Any]:
     """Score a submission folder against a label folder, as evaluate.py does (see the module docstring).
 
     `tasks` limits scoring to some of the benchmark's tasks (default: all that both folders have).
@@ -381,7 +381,8 @@ def score_submission(pred_dir: Path | str, label_dir: Path | str, benchmark: str
              "groups": {group: value}, "overall": value or None, "missing": [unscored tasks],
              "skipped": {folder: why}, "notes": [things the official script passes over silently]}.
     "tasks" has exactly the layout of evaluate.py's detailed scores. Raises ScoringError for a missing
-    language file, unreadable or malformed files, and prediction/label count mismatches.
+    language file, unreadable or malformed files, and prediction/label count mismatches. `on_file(task, lang)`
+    is called as each language file is scored (the command's progress bar).
     """
     _check_benchmark(benchmark, convention)
     pred_dir, label_dir = Path(pred_dir), Path(label_dir)
@@ -421,6 +422,8 @@ def score_submission(pred_dir: Path | str, label_dir: Path | str, benchmark: str
                                             f"each needs test-LANG.{files.suffix} among both predictions and labels")
             for metric, value in files.score(pred_path, label_path, lang, notes).items():
                 per_metric.setdefault(metric, {})[lang] = value
+            if on_file is not None:
+                on_file(task, lang)
         entry: dict[str, Any] = dict(per_metric)
         for metric, by_lang in per_metric.items():
             entry[f"avg_{metric}"] = sum(by_lang.values()) / len(by_lang)
@@ -498,9 +501,14 @@ def score_command(pred_dir: Path, label_dir: Path, benchmark: str, as_json: bool
     Exit codes: 0 scored; 1 the files cannot be scored (the message names file, line and rule);
     2 a bad argument (unknown benchmark or convention).
     """
+    from study.console_progress import bar
+
     errors = Console(stderr=True)
     try:
-        result = score_submission(pred_dir, label_dir, benchmark, convention)
+        files = sum(len(langs) for langs in TASK_LANGUAGES.get(benchmark, {}).values())
+        with bar("scoring", files, console=errors) as progress:
+            result = score_submission(pred_dir, label_dir, benchmark, convention,
+                                      on_file=lambda task, lang: progress.advance(1, f"{task} {lang}"))
     except ScoringError as err:
         errors.print(Text(f"error: {err}", style="red"), soft_wrap=True)
         return 1

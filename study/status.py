@@ -7,7 +7,9 @@ What it reads, all under the study folder (a local path or a pyarrow-filesystem 
   its time. A line being written when we read is cut short: it is skipped, never an error;
 - `scheduler.json`: the ASHA decisions, which tell a trial stopped early from one that finished;
 - `rows/<trial>/<milestone>.parquet`: the milestones whose results are written (each file atomically), and
-  the scores from which the best configuration so far is picked.
+  the scores from which the best configuration so far is picked;
+- `progress/<trial>.json`: what each running trial is doing now (study.progress), and from the rows and
+  these, the estimated time the study still needs (study.eta).
 
 Each file is read once, and each is replaced atomically by its writer, so the picture is a consistent
 snapshot of each file; files written between two reads can make a count lag by one report, never corrupt.
@@ -25,7 +27,8 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from study import results, storage
+from study import eta, progress, results, storage
+from study.outcome import trial_id_of_folder
 
 # A trial's state, in the order the tables show them.
 PENDING, RUNNING, FINISHED, STOPPED, ERRORED = "pending", "running", "finished", "stopped", "errored"
@@ -93,9 +96,12 @@ def gather(path: str) -> dict[str, Any]:
     _fill_from_rows(trials, table)
     best = _best(table)
     milestones = _milestones(spec)
+    records = progress.read_all(uri)
     for trial in trials.values():
         trial.final_milestone = _final_milestone(trial, milestones)
         trial.state = _state(trial, stopped_by_asha)
+        if trial.state == PENDING and trial.trial_id in records:
+            trial.state = RUNNING  # working, before Ray's next snapshot says so (it is taken every few seconds)
 
     sizes = _sizes(spec, trials)
     now = dt.datetime.now(dt.UTC)
@@ -104,7 +110,8 @@ def gather(path: str) -> dict[str, Any]:
     start = experiment_start or (min(starts) if starts else None)
     counts = Counter(t.state for t in trials.values())
     planned = _planned(spec)
-    return {
+    live = {tid: record for tid, record in records.items() if tid in trials and trials[tid].state == RUNNING}
+    status = {
         "study": spec.get("study", {}).get("name") or storage.parent_and_name(uri)[1],
         "path": uri,
         "snapshot_at": now.isoformat(timespec="seconds"),
@@ -125,78 +132,11 @@ def gather(path: str) -> dict[str, Any]:
             "trial_seconds_by_size": {size: sum(t.seconds for t in trials.values() if t.model == size) for size in sizes},
         },
         "trials": [asdict(t) for t in sorted(trials.values(), key=lambda t: t.trial_id)],
+        "live": live,  # running trial -> its progress record (phase, step, total, examples/s, ETA)
         "retries": retries(uri),
     }
-
-
-def status_command(path: str, as_json: bool) -> int:
-    """Print the status of the study at `path`: rich tables, or the same content as JSON. Returns the exit code."""
-    from rich.console import Console
-
-    try:
-        status = gather(path)
-    except FileNotFoundError as exc:
-        Console(stderr=True).print(f"[bold red]no status[/]: {exc}", highlight=False)
-        return 2
-    if as_json:
-        print(json.dumps(status, indent=2, default=str))
-        return 0
-    console = Console()
-    for renderable in render(status):
-        console.print(renderable)
-    return 0
-
-
-def render(status: dict[str, Any]) -> list[Any]:
-    """The rich tables and lines that `status_command` prints."""
-    from rich.table import Table
-
-    out: list[Any] = []
-    time = status["time"]
-    elapsed = time["elapsed_seconds"]
-    out.append(
-        f"[bold]study {status['study']}[/] at {status['path']}: "
-        f"{'[yellow]in progress[/]' if status['running'] else '[green]done[/]'}; snapshot {status['snapshot_at']}"
-    )
-    out.append(
-        f"started {time['started_at'] or '-'}, last report {time['last_report_at'] or '-'}, "
-        f"elapsed {_duration(elapsed)}, trial time {_duration(time['trial_seconds'])} (summed over trials)"
-    )
-
-    by_state = Table(title="trials by state and size")
-    by_state.add_column("size")
-    for state in STATES:
-        by_state.add_column(state, justify="right")
-    by_state.add_column("planned", justify="right")
-    by_state.add_column("trial time", justify="right")
-    planned = status["planned_trials"] or {}
-    for size, counts in status["trials_by_size"].items():
-        by_state.add_row(size, *(str(counts[s]) for s in STATES), str(planned.get("by_size", {}).get(size, "-")),
-                         _duration(time["trial_seconds_by_size"].get(size)))
-    by_state.add_row("[bold]all[/]", *(str(status["trials_by_state"][s]) for s in STATES),
-                     str(planned.get("total", "-")), _duration(time["trial_seconds"]))
-    out.append(by_state)
-
-    milestones = Table(title="milestones done (trials with results there / trials that can reach it)")
-    milestones.add_column("size")
-    milestones.add_column("milestones")
-    for size, done in status["milestones_done"].items():
-        milestones.add_row(size, "   ".join(f"{m}: {v['done']}/{v['planned'] if v['planned'] is not None else '-'}"
-                                           for m, v in done.items()))
-    out.append(milestones)
-
-    best = Table(title="best so far per size (chosen on English dev, ASHA's signal)")
-    for column in ("size", "trial", "intermediate task", "steps", "seed", "English dev", "zero-shot", "hyperparameters"):
-        best.add_column(column, overflow="fold")
-    for size, row in status["best_so_far"].items():
-        best.add_row(size, row["trial_id"], row["intermediate_task"], str(row["intermediate_steps"]), str(row["seed"]),
-                     f"{row['dev']:.2f}", "-" if row["zero_shot"] is None else f"{row['zero_shot']:.2f}",
-                     _short_config(row["hyperparameters"]))
-    out.append(best)
-    if status.get("retries"):
-        out.append("retries after a crash (from the last checkpoint): "
-                   + ", ".join(f"{trial} x{n}" for trial, n in sorted(status["retries"].items())))
-    return out
+    status["eta"] = eta.remaining(status, table, live, milestones) if status["running"] else None
+    return status
 
 
 def retries(uri: str) -> dict[str, int]:
@@ -288,10 +228,9 @@ def _merge_trial_dir(fs: pafs.FileSystem, folder: str, trials: dict[str, TrialSt
     trial_id = (last or {}).get("trial_id")
     if trial_id is None:
         # A trial that has not reported yet: its folder name carries its id ("<trainable>_<id>_<n>_...").
-        match = re.search(r"_([0-9a-f]{5}_\d{5})_", folder.rsplit("/", 1)[-1])
-        if match is None:
+        trial_id = trial_id_of_folder(folder)
+        if trial_id is None:
             return
-        trial_id = match.group(1)
     trial = trials.setdefault(str(trial_id), TrialStatus(str(trial_id)))
     _apply_config(trial, (last or {}).get("config") or params)
     if last:
@@ -442,29 +381,7 @@ def _best(table) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _short_config(config: str) -> str:
-    """Sorted JSON as `key=value, ...`, which wraps better in a narrow terminal."""
-    try:
-        parsed = json.loads(config)
-    except (TypeError, ValueError):
-        return str(config)
-    if not isinstance(parsed, dict):
-        return str(config)
-    return ", ".join(f"{k}={v}" for k, v in parsed.items())
-
-
 def _iso(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
     return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="seconds")
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = float(seconds)
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"

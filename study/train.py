@@ -110,6 +110,8 @@ class Phase:
     mix_seed: int = 0
     step: int = 0
     losses: list[float] = field(default_factory=list)
+    on_step: Any = None  # called with each step's examples (study.progress); None: nothing
+    step_delay_s: float = 0.0  # seconds slept after each step: a test hook (study.progress), 0 otherwise
 
     def task_at(self, step: int) -> str:
         if len(self.heads) == 1:
@@ -139,10 +141,15 @@ class Phase:
             torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
             self.optimizer.step()
             self.step += 1
+            examples = batch_examples(batch)
             cost.steps += 1
-            cost.examples += batch_examples(batch)
+            cost.examples += examples
             cost.tokens += batch_tokens(batch)
             self.losses.append(float(loss.detach()))
+            if self.on_step is not None:
+                self.on_step(examples)
+            if self.step_delay_s:
+                time.sleep(self.step_delay_s)
         cost.seconds = time.perf_counter() - start
         return cost
 

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from study import recovery, results, state_io, storage
+from study import progress, recovery, results, state_io, storage
 from study.baselines import chance_of
 from study.data import Split, load_split
 from study.evaluate import OnDevice, SplitScore, score_split
@@ -113,6 +113,7 @@ class Trial:
 
     # ------------------------------------------------------------------------------------------- setup
     def setup(self, checkpoint: Path | None) -> None:
+        self.progress = progress.Progress(self.study_uri, self.trial_id, enabled=self.writer)
         # Building a built-in model (first use on a machine) draws random numbers of its own.
         with torch.random.fork_rng(devices=[]):
             self.encoder: Encoder = load_encoder(self.model_spec)
@@ -222,7 +223,15 @@ class Trial:
 
     def _new_phase(self, rng_seed: int, **fields: Any) -> Phase:
         """A training phase over placed modules; `rng_seed` seeds what other workers draw (dropout)."""
-        return Phase(**fields)
+        return Phase(**fields, **self._progress_hooks())
+
+    examples_per_step_share = 1  # a worker's batch is this share of the examples a step trains on (inverse)
+
+    def _progress_hooks(self) -> dict[str, Any]:
+        """What a phase calls after each step: the live progress file (study.progress), and its test hook."""
+        scale = self.examples_per_step_share
+        return {"on_step": lambda examples: self.progress.advance(1, examples * scale),
+                "step_delay_s": progress.step_delay()}
 
     def _for_scoring(self, encoder: torch.nn.Module) -> torch.nn.Module:
         """The encoder as evaluation calls it: with the formats' CPU-built batches moved to the device."""
@@ -249,7 +258,10 @@ class Trial:
             if milestone <= self.state.milestone_done:
                 continue  # finished before a restart: its rows are written and it was reported
             trunk_cost = Cost(**self.state.cost)
+            final = self.mode == "branch" or milestone == self.budget
+            self.progress.start_milestone(milestone, self._milestone_plan(milestone, zero_shot=final))
             if self.phase is not None:
+                self.progress.start("intermediate", milestone - self.phase.step)
                 try:
                     trunk_cost.add(self.phase.run(milestone - self.phase.step))
                 except FloatingPointError as exc:
@@ -257,7 +269,6 @@ class Trial:
                     self._stop(milestone, f"non-finite intermediate loss: {exc}", report)
                     return
             self.state.cost = asdict(trunk_cost)
-            final = self.mode == "branch" or milestone == self.budget
             # Rows written before a crash or a killed driver are final: report what was recorded with them.
             metrics = self._agree(recovery.recorded_metrics(self.study_uri, self.trial_id, milestone) if final else None)
             if metrics is None:
@@ -273,6 +284,7 @@ class Trial:
             with tempfile.TemporaryDirectory(prefix="xstudy-ckpt-") as tmp:
                 self._save(Path(tmp))
                 report(metrics, Path(tmp))
+            self.progress.finish()
 
     def _stop(self, milestone: int, reason: str, report: Reporter) -> None:
         record = {"trial_id": self.trial_id, "config": self.config, "milestone": milestone, "reason": reason,
@@ -295,6 +307,7 @@ class Trial:
         heads = {name: self._clone(head) for name, head in trunk.heads.items()}
         optimizer = adamw([encoder, *heads.values()], self.hp["intermediate_lr"], self.hp["weight_decay"])
         optimizer.load_state_dict(copy.deepcopy(trunk.optimizer.state_dict()))
+        self.progress.start("cooldown", n)
         branch = self._new_phase(
             rng_seed=self.seed * 1_000 + milestone, encoder=encoder, heads=heads, formats=trunk.formats,
             streams={name: DataStream(s.features, s.batch_size, StreamState(**asdict(s.state))) for name, s in trunk.streams.items()},
@@ -309,7 +322,29 @@ class Trial:
     # ------------------------------------------------------------------------------------------ targets
     def _score(self, data: Split, encoder: torch.nn.Module, head: torch.nn.Module | None) -> SplitScore:
         tt = self.spec.target_training
-        return score_split(data, self._for_scoring(encoder), head, tt.eval_batch_size, self.pad_id, self.model_spec.retrieval_layer, self.autocast)
+        self.progress.start("evaluation", 1, data.task.name, data.lang)
+        score = score_split(data, self._for_scoring(encoder), head, tt.eval_batch_size, self.pad_id, self.model_spec.retrieval_layer, self.autocast)
+        self.progress.advance(1, len(data.examples))
+        return score
+
+    def _milestone_plan(self, milestone: int, zero_shot: bool) -> list[progress.PlannedPhase]:
+        """The phases of a milestone's work, in the order `run` does them (for the progress estimate)."""
+        planned = []
+        if self.phase is not None:
+            planned.append(progress.PlannedPhase("intermediate", milestone - self.phase.step))
+            n = int(math.ceil(self.spec.intermediate_training.cooldown_fraction * milestone)) if self.mode == "branch" else 0
+            if n:
+                planned.append(progress.PlannedPhase("cooldown", n))
+            planned += [progress.PlannedPhase("evaluation", 1, name, registry.get(name).train_language) for name in self.members]
+        for target in self.spec.targets:
+            task = registry.get(target.task)
+            steps = target.train_steps if target.train_steps is not None else self.spec.target_training.steps
+            if task.format.trains and steps > 0:
+                planned.append(progress.PlannedPhase("fine-tune", steps * (1 + len(task.train_first)), task.name))
+            langs = (target.languages or list(task.test_languages)) if zero_shot else []
+            planned += [progress.PlannedPhase("evaluation", 1, task.name, lang)
+                        for lang in ([task.train_language] if self._has_dev(task) else []) + langs]
+        return planned
 
     def _targets(
         self, branch: torch.nn.Module, heads: dict[str, torch.nn.Module], milestone: int, trunk: Cost, cooldown: Cost,
@@ -405,6 +440,7 @@ class Trial:
         """Fine-tune on the task's English training data; first on its `train_first` tasks, with the same
         head (XCOPA: SocialIQA, then COPA), each for the same number of steps."""
         cost = Cost()
+        self.progress.start("fine-tune", steps * (1 + len(task.train_first)), task.name)
         for pre in task.train_first:
             cost.add(self._fine_tune_on(registry.get(pre), task, encoder, head, steps))
         cost.add(self._fine_tune_on(task, task, encoder, head, steps))
@@ -428,11 +464,17 @@ class Trial:
             return phase.run(steps)
 
 
-def run_in_tune(config: dict[str, Any], spec_data: dict[str, Any]) -> None:
-    """The Ray Tune function trainable: restores from Tune's checkpoint and reports with checkpoints."""
+def run_in_tune(config: dict[str, Any], spec_data: dict[str, Any], env: dict[str, str] | None = None) -> None:
+    """The Ray Tune function trainable: restores from Tune's checkpoint and reports with checkpoints.
+
+    `env` holds the driver's settings (study.environment), set here before anything reads them.
+    """
     import ray
     from ray import tune
 
+    from study import environment
+
+    environment.apply(env)
     spec = StudySpec.model_validate(spec_data)
     ctx = tune.get_context()
     model = spec.model(point_of(config)["model"])

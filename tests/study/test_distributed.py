@@ -137,9 +137,10 @@ MILESTONE_CONFIG = {"model": "tiny", "intermediate_task": "builtin_squad", "seed
 
 def _milestone_spec(storage: str, parallelism: str | None):
     # Span QA as the intermediate task (its dev set is scored at each milestone); tagging, classification
-    # and retrieval as targets; an evaluation batch of 5 rows, so 2 workers' shares are uneven.
+    # and retrieval as targets; an evaluation batch of 101 rows, so 2 workers' shares are uneven (51 and 50,
+    # and 49 each in a split's last batch of 98: the built-in splits have 300 examples).
     spec = small_spec(storage, intermediate_tasks=["builtin_squad"],
-                      target_training={"steps": 8, "batch_size": 16, "eval_batch_size": 5})
+                      target_training={"steps": 8, "batch_size": 16, "eval_batch_size": 101})
     models = [m.model_copy(update={"parallelism": parallelism}) if m.name == "tiny" else m for m in spec.models]
     return spec.model_copy(update={"models": models})
 
@@ -211,7 +212,8 @@ def _milestone_worker(rank: int, world: int, storage: str, port: int, out: str) 
 def test_milestone_work_is_shared_by_the_workers(tmp_path):
     """2 workers (gloo) run the whole milestone work together, with DDP and with FSDP: cooldown branch,
     target fine-tuning and evaluation, data parallel; with FSDP every worker holds only its shards all the
-    way. Their rows equal one process's (dropout off, see the module docstring)."""
+    way. Their rows equal one process's (dropout off, see the module docstring). Evaluation batches are
+    split unevenly between the workers; an empty share is tested with `SharedForward` below."""
     import torch.multiprocessing as mp
 
     from study.trial import Trial
@@ -271,19 +273,6 @@ class StopOneWorker(Stopper):
 
     def stop_all(self) -> bool:
         return False
-
-
-@pytest.fixture(scope="module")
-def local_ray():
-    """One local Ray for the module, as `launch.run` starts it for a study with Train-run sizes: with the
-    dashboard, whose State API frees the workers of a stopped trial."""
-    import ray
-
-    from study import launch
-
-    launch.init_ray(None, num_cpus=2, dashboard=True)
-    yield
-    ray.shutdown()
 
 
 @pytest.fixture(scope="module")

@@ -159,3 +159,14 @@ def test_export_of_a_study_with_no_results_yet(tmp_path):
 def test_export_of_a_folder_without_a_study(tmp_path):
     result = CliRunner().invoke(app, ["export", str(tmp_path)])
     assert result.exit_code == 2 and "no study here" in " ".join(result.output.split())
+
+
+def test_export_says_each_stage_as_it_is_done(tmp_path, monkeypatch):
+    """What the command's progress bar advances on: every stage, in order, each once its files are written."""
+    uri = write_study(str(tmp_path / "syn"))
+    monkeypatch.setattr(exporter, "draw", lambda tables, folder: {})
+    written_at: list[tuple[str, bool]] = []
+    exporter.export(uri, on_stage=lambda stage: written_at.append(
+        (stage, storage.exists(storage.join(uri, "report", "report.html")))))
+    assert [s for s, _ in written_at] == list(exporter.STAGES)
+    assert [done for _, done in written_at] == [False, False, False, True], "the report is the last stage"

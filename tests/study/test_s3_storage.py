@@ -133,7 +133,7 @@ def study(s3, tmp_path_factory):
         assert proc.poll() is None, f"the run ended early: {(work / 'run.log').read_text()[-3000:]}"
         assert len(_row_files(uri)) >= 2, "the study never wrote two milestones to S3"
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=120)
+        returncode = proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -141,12 +141,16 @@ def study(s3, tmp_path_factory):
     interrupted = _recorded(uri)
     import ray
 
-    try:  # in this process: one Python start less than a subprocess
+    # In this process (one Python start less than a subprocess), on a Ray of its own started here: the
+    # credentials above are in this process's environment, and Ray's workers take them from the Ray's start.
+    ray.shutdown()
+    try:
         resumed = CliRunner().invoke(app, ["resume", uri, "--num-cpus", "2"])
     finally:
         ray.shutdown()
     assert resumed.exit_code == 0, resumed.output[-3000:]
     return {"uri": uri, "work": work, "interrupted": interrupted, "resumed": resumed.output,
+            "returncode": returncode, "run_log": (work / "run.log").read_text(),
             "seconds": time.monotonic() - started}
 
 
@@ -158,6 +162,14 @@ def test_storage_join_keeps_the_query_at_the_end():
     assert storage.parent_and_name("s3://b/p/name?x=1") == ("s3://b/p?x=1", "name")
     assert storage.parent_and_name("/a/b/c") == ("/a/b", "c")
     assert storage.join("/tmp/x", "rows") == "/tmp/x/rows"
+
+
+def test_sigterm_stops_the_run_with_its_exit_code_and_how_to_resume(study):
+    """What a cluster scheduler sees: 128 + SIGTERM, and the command that continues the study."""
+    assert study["returncode"] == 128 + signal.SIGTERM, study["run_log"][-3000:]
+    log = " ".join(study["run_log"].split())
+    assert "interrupted (SIGTERM):" in log and f"continue with: xstudy resume '{study['uri']}'" in log
+    assert "Tuner.restore(" not in log, "Ray Tune's own hint (a Python call) is not shown"
 
 
 def test_ray_state_and_our_files_are_in_the_bucket(study):

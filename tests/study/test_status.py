@@ -6,71 +6,9 @@ import json
 
 import pytest
 
-from study import status
+from study import status, status_view
 from synthetic import trial_id, write_study
-
-T0 = 1_700_000_000.0  # Unix seconds: when the fake experiment started
-
-
-def _trial_dir(root, tid, config, lines, partial_line=False, error=None):
-    folder = root / f"xstudy_trial_{tid}_0_model={config['model']}_2026-01-01_00-00-00"
-    folder.mkdir()
-    text = "".join(json.dumps({"trial_id": tid, "config": config, **line}) + "\n" for line in lines)
-    if partial_line:
-        text += '{"trial_id": "' + tid + '", "intermediate_steps": 10'  # a line being written as we read
-    (folder / "result.json").write_text(text)
-    (folder / "params.json").write_text(json.dumps(config))
-    if error:
-        (folder / "error.txt").write_text(f"Traceback (most recent call last):\n  ...\n{error}\n")
-
-
-@pytest.fixture
-def live_study(tmp_path):
-    """A study caught mid-run: every state a trial can be in, Ray's files as Ray Tune writes them."""
-    root = tmp_path / "syn"
-    skip = {("small", "nli", 1, 1000), ("small", "nli", 2, 1000), ("large", "nli", 1, 100), ("large", "nli", 1, 1000),
-            ("large", "nli", 2, 100), ("large", "nli", 2, 1000), ("large", "nli", 0, 100), ("large", "nli", 0, 1000)}
-    write_study(str(root), skip=skip)
-
-    def config(model, task, seed):
-        return {"model": model, "intermediate_task": task, "seed": seed, "intermediate_lr": 1e-4, "target_lr": 3e-5}
-
-    ray_state = {}
-    for model in ("small", "large"):
-        for seed in range(3):
-            tid = trial_id(model, "none", seed)
-            _trial_dir(root, tid, config(model, "none", seed),
-                       [{"intermediate_steps": 0, "time_total_s": 10.0, "timestamp": T0 + 60, "done": True}])
-            ray_state[tid] = "TERMINATED"
-    small = [trial_id("small", "nli", s) for s in range(3)]
-    _trial_dir(root, small[0], config("small", "nli", 0),
-               [{"intermediate_steps": 100, "time_total_s": 50.0, "timestamp": T0 + 300, "done": False},
-                {"intermediate_steps": 1000, "time_total_s": 200.0, "timestamp": T0 + 600, "done": True}])
-    _trial_dir(root, small[1], config("small", "nli", 1),
-               [{"intermediate_steps": 100, "time_total_s": 55.0, "timestamp": T0 + 320, "done": False}])
-    _trial_dir(root, small[2], config("small", "nli", 2),
-               [{"intermediate_steps": 100, "time_total_s": 60.0, "timestamp": T0 + 400, "done": False}],
-               partial_line=True)
-    large = [trial_id("large", "nli", s) for s in range(3)]
-    _trial_dir(root, large[0], config("large", "nli", 0), [], error="RuntimeError: CUDA out of memory")
-    ray_state.update({small[0]: "TERMINATED", small[1]: "TERMINATED", small[2]: "RUNNING", large[0]: "ERROR",
-                      large[1]: "PENDING"})  # large[2]: not created by Ray yet
-    configs = {trial_id(m, t, s): config(m, t, s) for m in ("small", "large") for t in ("none", "nli") for s in range(3)}
-    state = {
-        "trial_data": [
-            [json.dumps({"trial_id": tid, "status": st, "config": configs[tid]}), json.dumps({"start_time": T0 + 5})]
-            for tid, st in ray_state.items()
-        ],
-        "runner_data": {"_start_time": T0},
-        "stats": {"start_time": T0},
-    }
-    (root / "experiment_state-2026-01-01_00-00-00.json").write_text(json.dumps(state))
-    decisions = [
-        {"group": "small", "milestone": 100, "trial_id": small[0], "score": 80.0, "cutoff": None, "decision": "CONTINUE"},
-        {"group": "small", "milestone": 100, "trial_id": small[1], "score": 70.0, "cutoff": 80.0, "decision": "STOP"},
-    ]
-    (root / "scheduler.json").write_text(json.dumps(decisions))
-    return root
+from study_fixtures import T0, trial_dir
 
 
 def test_trials_by_state_and_size(live_study):
@@ -106,10 +44,10 @@ def test_milestones_best_and_time(live_study):
 
 
 def test_status_command_prints_tables_or_the_same_as_json(live_study, capsys):
-    assert status.status_command(str(live_study), as_json=True) == 0
+    assert status_view.status_command(str(live_study), as_json=True) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["trials_by_state"]["stopped"] == 1 and printed["study"] == "syn"
-    assert status.status_command(str(live_study), as_json=False) == 0
+    assert status_view.status_command(str(live_study), as_json=False) == 0
     out = capsys.readouterr().out
     for text in ("trials by state and size", "milestones done", "best so far", "in progress", "1000: 1/3"):
         assert text in out
@@ -120,7 +58,7 @@ def test_a_study_with_rows_only_and_a_folder_without_a_study(tmp_path, capsys):
     s = status.gather(str(tmp_path / "rows-only"))
     # without Ray's files, trials whose last milestone is written count as finished
     assert s["trials_by_state"]["finished"] == 12 and s["running"] is False
-    assert status.status_command(str(tmp_path / "nothing"), as_json=False) == 2
+    assert status_view.status_command(str(tmp_path / "nothing"), as_json=False) == 2
     assert "no study here" in " ".join(capsys.readouterr().err.split())
 
 
@@ -132,10 +70,10 @@ def test_ray_files_alone_tell_finished_from_stopped(tmp_path):
     root.mkdir()
     (root / "spec.json").write_text(spec_json())
     config = {"model": "small", "intermediate_task": "nli", "intermediate_lr": 1e-4, "target_lr": 3e-5}
-    _trial_dir(root, "abcde_00000", {**config, "seed": 0},
+    trial_dir(root, "abcde_00000", {**config, "seed": 0},
                [{"intermediate_steps": 100, "time_total_s": 5.0, "timestamp": T0, "done": False},
                 {"intermediate_steps": 1000, "time_total_s": 9.0, "timestamp": T0 + 9, "done": True}])
-    _trial_dir(root, "abcde_00001", {**config, "seed": 1},
+    trial_dir(root, "abcde_00001", {**config, "seed": 1},
                [{"intermediate_steps": 100, "time_total_s": 5.0, "timestamp": T0 + 5, "done": True}])
     trials = {t["trial_id"]: t for t in status.gather(str(root))["trials"]}
     assert trials["abcde_00000"]["state"] == "finished" and trials["abcde_00000"]["milestones_reported"] == [100, 1000]

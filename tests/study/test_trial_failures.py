@@ -3,7 +3,7 @@ is recorded; with max_failures=0 the trial errors out, visibly, and the others f
 
 Faults are injected by the trial's own test hook, XSTUDY_FAULT_INJECT (study.recovery): right after a
 milestone's rows are written and before it is reported, the moment a retry is most likely to lose or
-repeat a milestone. Ray's workers inherit the variable from the driver that starts Ray.
+repeat a milestone. The trials get the variable from the driver (study.environment), as on a cluster.
 """
 
 from __future__ import annotations
@@ -14,7 +14,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from study import launch, recovery, results, status
+import yaml
+from typer.testing import CliRunner
+
+from study import launch, recovery, results, status, status_view
+from study.cli import app
 from helpers import small_spec
 
 pytestmark = pytest.mark.slow
@@ -45,23 +49,21 @@ def reported(study: Path) -> dict[str, list[int]]:
 
 
 @pytest.fixture(scope="module")
-def studies(tmp_path_factory):
-    """Both studies on one Ray whose workers carry the faults: retried (max_failures=2), and not (0)."""
-    import ray
-
+def studies(local_ray, tmp_path_factory):
+    """Both studies with the faults set on the driver, on the session's Ray, which was started without them:
+    the trials carry them only if the study forwards them. Retried (max_failures=2), and not (0)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(recovery.FAULT_ENV, FAULTS)
-        launch.init_ray(None, num_cpus=2)
-        try:
-            retried = failing_spec(tmp_path_factory.mktemp("retried"), "retried", ["builtin_nli", "builtin_swag"],
-                                   [0, 10, 20, 30], max_failures=2)
-            retried_grid, _ = launch.run(retried)
-            fatal = failing_spec(tmp_path_factory.mktemp("fatal"), "fatal", ["builtin_nli"], [0, 10, 20],
-                                 max_failures=0)
-            fatal_grid, _ = launch.run(fatal)
-        finally:
-            ray.shutdown()
-    return (Path(launch.study_uri(retried)), retried_grid), (Path(launch.study_uri(fatal)), fatal_grid)
+        retried = failing_spec(tmp_path_factory.mktemp("retried"), "retried", ["builtin_nli", "builtin_swag"],
+                               [0, 10, 20, 30], max_failures=2)
+        retried_grid = launch.run(retried).grid
+        # Through the command line, as a user (or a cluster scheduler reading the exit code) runs it.
+        fatal = failing_spec(tmp_path_factory.mktemp("fatal"), "fatal", ["builtin_nli"], [0, 10, 20],
+                             max_failures=0)
+        spec_file = Path(fatal.study.storage) / "fatal.yaml"
+        spec_file.write_text(yaml.safe_dump(fatal.model_dump(mode="json")))
+        fatal_run = CliRunner().invoke(app, ["run", str(spec_file)], env={"COLUMNS": "2000"})
+    return (Path(launch.study_uri(retried)), retried_grid), (Path(launch.study_uri(fatal)), fatal_run)
 
 
 def test_raised_and_killed_trials_are_retried_from_their_last_checkpoint(studies, capsys):
@@ -83,7 +85,7 @@ def test_raised_and_killed_trials_are_retried_from_their_last_checkpoint(studies
         assert retry["attempt"] == 1 and retry["restarted_from"] == 10, retry
         assert error in retry["error"]
     assert status.gather(str(study))["retries"] == {t: 1 for t, task in task_of.items() if task != "none"}
-    assert status.status_command(str(study), as_json=False) == 0
+    assert status_view.status_command(str(study), as_json=False) == 0
     shown = " ".join(capsys.readouterr().out.split())
     assert "retries after a crash" in shown and all(f"{t} x1" in shown for t, task in task_of.items() if task != "none")
 
@@ -100,11 +102,14 @@ def test_raised_and_killed_trials_are_retried_from_their_last_checkpoint(studies
 
 
 def test_without_retries_the_trial_errors_visibly_and_the_others_finish(studies):
-    _, (study, grid) = studies
-    assert len(grid) == 2 and grid.num_errors == 1
-    [failed] = [r for r in grid if r.error is not None]
-    assert "InjectedFault" in repr(failed.error)
+    _, (study, run) = studies
     df = results.collect(str(study))
+    [errored_id] = sorted(set(df.trial_id) - set(df[df.intermediate_task == "none"].trial_id))
+    # exit code 1, each errored trial listed with its error; the table is written all the same
+    assert run.exit_code == 1, run.output[-3000:]
+    out = " ".join(run.output.split())
+    assert "1 trial(s) errored:" in out and f"{errored_id}: " in out and "InjectedFault" in out
+    assert "results table:" in out and (study / "results.parquet").is_file()
     assert set(df[df.intermediate_task == "none"].intermediate_steps) == {0}, "the baseline finished"
     s = status.gather(str(study))
     errored = [t for t in s["trials"] if t["state"] == status.ERRORED]
