@@ -18,6 +18,15 @@ os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 
+def pytest_configure(config):
+    # One intra-op thread in this process: the test models are tiny (threads cost more than they save) and
+    # this process often runs beside a Ray trial or a subprocess study on the same 2 cores. Ray's workers
+    # take the trial's own CPU count (study.trial).
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def shared_dir() -> Path:
     return Path(os.environ.get("XSTUDY_SHARED_DIR", ROOT.parent / "shared"))
 
