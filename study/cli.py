@@ -249,15 +249,23 @@ def data_inspect(
     raise typer.Exit(inspect_command(task, langs, data_dir, as_json))
 
 
+@data_app.command("check-hub")
+def data_check_hub(
+    task: Annotated[list[str] | None, typer.Option(help="check only this task's references (repeatable)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Whether every hub dataset the tasks name loads today, with the splits and columns their converters read."""
+    from study.hub_check import check_hub_command
+
+    raise typer.Exit(check_hub_command(task or None, as_json))
+
+
 def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
-
-
-
 
 
 if __name__ == "__main__":
