@@ -7,7 +7,8 @@ What it reads, all under the study folder (a local path or a pyarrow-filesystem 
   its time. A line being written when we read is cut short: it is skipped, never an error;
 - `scheduler.json`: the ASHA decisions, which tell a trial stopped early from one that finished;
 - `rows/<trial>/<milestone>.parquet`: the milestones whose results are written (each file atomically), and
-  the scores from which the best configuration so far is picked.
+  the scores from which the best configuration so far is picked;
+- `failed/<trial>.json`: trials that a data or tokenization error ended without a retry (errored, with the reason).
 
 Each file is read once, and each is replaced atomically by its writer, so the picture is a consistent
 snapshot of each file; files written between two reads can make a count lag by one report, never corrupt.
@@ -93,6 +94,9 @@ def gather(path: str) -> dict[str, Any]:
     for trial in trials.values():
         trial.final_milestone = _final_milestone(trial, milestones)
         trial.state = _state(trial, stopped_by_asha)
+    for trial_id, reason in _failed(fs, f"{root}/failed").items():  # a data error ends a trial without a retry
+        trial = trials.setdefault(trial_id, TrialStatus(trial_id))
+        trial.state, trial.error = ERRORED, reason
 
     sizes = _sizes(spec, trials)
     now = dt.datetime.now(dt.UTC)
@@ -208,6 +212,16 @@ def _list(fs: pafs.FileSystem, root: str) -> list[pafs.FileInfo]:
     if fs.get_file_info(root).type != pafs.FileType.Directory:
         return []
     return fs.get_file_info(pafs.FileSelector(root, recursive=False))
+
+
+def _failed(fs: pafs.FileSystem, root: str) -> dict[str, str]:
+    """Trial id -> the reason it failed (`<study>/failed/<trial>.json`, written by the trial itself)."""
+    out = {}
+    for info in _list(fs, root):
+        record = _read_json(fs, info.path) if info.base_name.endswith(".json") else None
+        if isinstance(record, dict):
+            out[info.base_name.removesuffix(".json")] = str(record.get("reason", ""))
+    return out
 
 
 def _read_text(fs: pafs.FileSystem, path: str) -> str | None:

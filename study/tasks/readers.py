@@ -61,6 +61,10 @@ class MissingData(DataError):
     file that is there but malformed. `xstudy data inspect` shows such a split as missing."""
 
 
+class TokenizationError(DataError):
+    """Examples that a format could not turn into features with a model's tokenizer and max length."""
+
+
 # ------------------------------------------------------------------------------------- primitives
 def read_text(path: Path) -> str:
     """A file's text as UTF-8 (a leading byte-order mark dropped); errors name the line of a bad byte."""
