@@ -392,7 +392,8 @@ _task("udpos", "tagging", "seqeval_f1", TARGET,
       udpos_plan,
       "UD-POS: UPOS tags (UD 2.5, + UD 2.7 for XTREME-R's lt pl uk wo ro), every treebank of a language "
       "concatenated as XTREME does; trained on English. Hub google/xtreme udpos.LANGUAGE (XTREME's 33); files "
-      "LANG_*-ud-{train,dev,test}.conllu. Scored with seqeval F1 like the official scorer.",
+      "LANG_*-ud-{train,dev,test}.conllu; kk, th, tl and yo have no dev split (test-only treebanks, and kk's "
+      "train and test). Scored with seqeval F1 like the official scorer.",
       labels=R.UPOS_TAGS, test=_langs("udpos"))
 
 
