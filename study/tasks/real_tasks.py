@@ -38,7 +38,7 @@ from study.tasks.hub_schema import ABSENT, ANSWERS, CLASS_LABEL, INT, STRING, Hu
 from study.tasks.languages import LANGUAGES, TATOEBA_CODES, XTREME_R_TASK_LANGUAGES, XTREME_TASK_LANGUAGES
 from study.tasks.ranking import Ranking
 from study.tasks.registry import Task, register, register_format, register_metric_family
-from study.tasks.sources import DataSource, Hub, Local, Part
+from study.tasks.sources import SCRIPT_ONLY, DataSource, Hub, Local, Part
 
 register_format(Ranking())
 register_format(BitextMining())
@@ -198,8 +198,8 @@ XNLI_DIRS = ("xnli", "XNLI", "XNLI-1.0", "XNLI-MT-1.0")
 COPA_DIRS = ("copa", "COPA")
 SOCIALIQA_DIRS = ("socialiqa", "social_i_qa", "socialiqa-train-dev")
 SQUAD_HUB_SPLIT = {"train": "train", "dev": "validation"}
-COSMOSQA_NO_HUB = ("allenai/cosmos_qa on the hub is a dataset loading script, which datasets>=4 no longer runs, and "
-                   "no converted copy exists: put the release files train.csv and valid.csv under DATA_DIR/cosmosqa/")
+COSMOSQA_NO_HUB = (f"'allenai/cosmos_qa' on the hub is a dataset loading script, which datasets>=4 no longer runs; "
+                   f"use {SCRIPT_ONLY['allenai/cosmos_qa']}")
 # UD 2.5 treebanks without a dev file: Kazakh KTB (train and test), Thai PUD, Tagalog TRG and Yoruba YTB (test
 # only); google/xtreme's udpos configs of these languages have the same splits.
 UDPOS_NO_DEV = ("kk", "th", "tl", "yo")
