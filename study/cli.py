@@ -269,14 +269,26 @@ def score(
 def data_inspect(
     task: Annotated[str, typer.Argument(help="a registered task, e.g. xnli")],
     languages: Annotated[str | None, typer.Option(help="comma-separated languages, e.g. de,fr")] = None,
-    data_dir: Annotated[str | None, typer.Option(help="release-format files (default XSTUDY_DATA_DIR)")] = None,
+    data_dir: Annotated[str | None, typer.Option(help="release-format files (default: the spec's, else XSTUDY_DATA_DIR)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    spec: Annotated[str | None, typer.Option(help="a study spec: exit 1 only when a split it needs is missing")] = None,
 ) -> None:
-    """Split sizes per language (counted as the metric counts) and the first examples."""
+    """Split sizes per language (counted as the metric counts), missing splits, and the first examples."""
     from study.inspect_data import inspect_command
 
     langs = [x.strip() for x in languages.split(",") if x.strip()] if languages else None
-    raise typer.Exit(inspect_command(task, langs, data_dir, as_json))
+    raise typer.Exit(inspect_command(task, langs, data_dir, as_json, spec))
+
+
+@data_app.command("check-hub")
+def data_check_hub(
+    task: Annotated[list[str] | None, typer.Option(help="check only this task's references (repeatable)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Whether every hub dataset the tasks name loads today, with the splits and columns their converters read."""
+    from study.hub_check import check_hub_command
+
+    raise typer.Exit(check_hub_command(task or None, as_json))
 
 
 def main() -> None:
@@ -285,9 +297,6 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
-
-
-
 
 
 if __name__ == "__main__":

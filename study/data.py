@@ -20,9 +20,10 @@ from filelock import FileLock
 
 from study.cache import REQUIRE_PREPARED_ENV, NotPrepared, cache_root, fingerprint, require_prepared
 from study.tasks.base import Features
+from study.tasks.readers import TokenizationError
 from study.tasks.registry import LoadContext, Task
 
-FEATURES_VERSION = 2  # bump when a format's feature code changes, to invalidate cached features
+FEATURES_VERSION = 3  # bump when a format's feature code changes, to invalidate cached features
 
 datasets.disable_progress_bars()
 
@@ -111,7 +112,7 @@ def _build(folder: Path, task: Task, split: str, lang: str, tokenizer: Any, max_
     examples = task.load(split, lang, ctx)
     if not examples:
         raise ValueError(f"task {task.name}: split {split!r} in language {lang!r} has no examples")
-    features = task.format.features(examples, tokenizer, max_length, task, train)
+    features = tokenize(task, split, lang, examples, tokenizer, max_length, train)
     tmp = folder.with_name(f".tmp-{uuid.uuid4().hex}")
     try:
         datasets.Dataset.from_list(examples).save_to_disk(str(tmp / "examples"))
@@ -119,3 +120,20 @@ def _build(folder: Path, task: Task, split: str, lang: str, tokenizer: Any, max_
         tmp.rename(folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def tokenize(task: Task, split: str, lang: str, examples: list[dict], tokenizer: Any, max_length: int, train: bool) -> Features:
+    """The format's features of `examples`; any failure is a `TokenizationError` naming the task, split,
+    language, tokenizer and max length. It would recur on every retry, so a trial does not retry it."""
+    try:
+        return task.format.features(examples, tokenizer, max_length, task, train)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - a Rust panic in `tokenizers` is a BaseException (pyo3's PanicException)
+        if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+            raise
+        raise TokenizationError(
+            f"tokenization failed: {type(exc).__name__}: {str(exc)[:300]}",
+            context=f"task {task.name}, split {split}, language {lang}",
+            expected=f"examples that {task.format.name} features can be made of with the tokenizer "
+                     f"{getattr(tokenizer, 'name_or_path', '?')!r} at max_length {max_length}") from exc

@@ -1,7 +1,10 @@
 """`xstudy data inspect TASK`: where a task's data is, how big each split is, and what its examples look like.
 
 Counts are what the task's metric counts: questions for QA, sentences for tagging, sentence pairs for
-Tatoeba, queries for LAReQA and Mewsli-X, gold pairs for BUCC (`Format.count`).
+Tatoeba, queries for LAReQA and Mewsli-X, gold pairs for BUCC (`Format.count`). Each (language, split) is
+read on its own and reported as a count, as missing, or as an error: real data has holes (UD's Hindi PUD,
+Thai, Tagalog and Yoruba treebanks are test-only), and whether a hole matters depends on the study, which
+`--spec` names.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from study.tasks import registry
-from study.tasks.readers import DataError
+from study.tasks.readers import DataError, MissingData
 from study.tasks.registry import LoadContext, Task
 
 SPLIT_ORDER = ("train", "dev", "test")
@@ -43,22 +46,29 @@ def splits_of(task: Task, lang: str) -> list[str]:
     return [s for s in SPLIT_ORDER if lang in task.splits.get(s, ())]
 
 
-def inspect_task(task: Task, languages: list[str], ctx: LoadContext) -> tuple[dict, dict, list[str]]:
-    """({lang: {split: count}}, {(lang, split): first examples}, [error messages]); loads every split."""
+MISSING, ERROR = "missing", "error"
+
+
+def inspect_task(task: Task, languages: list[str], ctx: LoadContext) -> tuple[dict, dict, dict]:
+    """Load every split of every language, each on its own: one that is absent does not hide the others.
+
+    Returns ({lang: {split: count}}, {(lang, split): first examples}, {(lang, split): (kind, message)}) with
+    kind "missing" (no release file of that name and no hub copy reachable: UD's test-only treebanks have no
+    dev file) or "error" (a file that is there but malformed)."""
     counts: dict[str, dict[str, int]] = {}
     previews: dict[tuple[str, str], list[dict]] = {}
-    errors: list[str] = []
+    problems: dict[tuple[str, str], tuple[str, str]] = {}
     for lang in languages:
         for split in splits_of(task, lang):
             try:
                 examples = task.load(split, lang, ctx)
             except DataError as err:
-                errors.append(str(err))
+                problems[(lang, split)] = (MISSING if isinstance(err, MissingData) else ERROR, str(err))
                 continue
             counts.setdefault(lang, {})[split] = task.format.count(examples)
             if lang == languages[0]:
                 previews[(lang, split)] = examples[:PREVIEW]
-    return counts, previews, errors
+    return counts, previews, problems
 
 
 def study_splits(spec: Any) -> list[tuple[str, str, str]]:
@@ -109,12 +119,19 @@ def _short(example: dict[str, Any]) -> str:
     return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 3] + "..."
 
 
-def inspect_command(task: str, languages: list[str] | None, data_dir: str | None, as_json: bool) -> int:
+def inspect_command(task: str, languages: list[str] | None, data_dir: str | None, as_json: bool,
+                    spec_path: str | None = None) -> int:
     """Print a task's split sizes per language (JSON with `as_json`) and, as tables, its first examples.
 
-    JSON: {"task": NAME, "splits": {LANG: {SPLIT: N_EXAMPLES}}}, plus "errors": [...] when some split
-    could not be read. Exit codes: 0 all splits read; 1 a file is missing or malformed (the message names
-    the file, the line and what was expected); 2 an unknown task or language.
+    Each split is read on its own; one that is absent is shown as missing, the others with their counts.
+    JSON: {"task": NAME, "splits": {LANG: {SPLIT: N_EXAMPLES}}, "missing": {LANG: [SPLIT, ...]}}, plus
+    "errors": [...] (malformed files) and, with a spec, "needed_missing": [[SPLIT, LANG], ...].
+
+    With `spec_path`, the splits the spec's study reads (`study_splits`: zero-shot needs English train and dev
+    and the target languages' test) are needed; the spec's `study.data_dir` is the default data directory.
+    Exit codes: 0 every split that is there reads, and the spec (if given) finds all it needs; 1 a file is
+    malformed (the message names the file, the line and what was expected), or a split the spec needs is
+    missing; 2 an unknown task or language, or a spec that is invalid or does not read the task.
     """
     err = Console(stderr=True)
     the_task = registry.get(task, None)
@@ -127,14 +144,36 @@ def inspect_command(task: str, languages: list[str] | None, data_dir: str | None
     if unknown:
         err.print(Text(f"error: {task} has no language(s) {unknown}; it has {known}", style="red"), soft_wrap=True)
         return 2
+    needed: set[tuple[str, str]] | None = None
+    if spec_path is not None:
+        from study.spec import SpecError, load_spec
+
+        try:
+            spec = load_spec(spec_path)
+        except SpecError as exc:
+            err.print(Text(f"error: {exc}", style="red"), soft_wrap=True)
+            return 2
+        needed = {(lang, split) for name, split, lang in study_splits(spec) if name == the_task.name}
+        if not needed:
+            err.print(Text(f"error: the study of {spec_path} reads nothing of task {task}", style="red"), soft_wrap=True)
+            return 2
+        data_dir = data_dir or spec.study.data_dir
     try:
-        counts, previews, errors = inspect_task(the_task, wanted, LoadContext(data_dir=data_dir))
+        counts, previews, problems = inspect_task(the_task, wanted, LoadContext(data_dir=data_dir))
     except DataError as exc:  # the data directory itself is wrong
-        errors, counts, previews = [str(exc)], {}, {}
+        counts, previews, problems = {}, {}, {("", ""): (ERROR, str(exc))}
+    missing: dict[str, list[str]] = {}
+    for (lang, split), (kind, _) in problems.items():
+        if kind == MISSING:
+            missing.setdefault(lang, []).append(split)
+    errors = [message for kind, message in problems.values() if kind == ERROR]
+    needed_missing = sorted((split, lang) for lang, split in needed or () if problems.get((lang, split), ("",))[0] == MISSING)
     if as_json:
-        out: dict[str, Any] = {"task": the_task.name, "splits": counts}
+        out: dict[str, Any] = {"task": the_task.name, "splits": counts, "missing": missing}
         if errors:
             out["errors"] = errors
+        if needed is not None:
+            out["needed_missing"] = [list(x) for x in needed_missing]
         sys.stdout.write(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
     else:
         console = Console()
@@ -144,8 +183,10 @@ def inspect_command(task: str, languages: list[str] | None, data_dir: str | None
             table.add_column(split, justify="right")
         for lang in wanted:
             row = counts.get(lang, {})
-            table.add_row(lang, *[str(row[s]) if s in row else ("-" if s not in splits_of(the_task, lang) else "error")
-                                  for s in SPLIT_ORDER])
+            cells = [str(row[s]) if s in row else problems.get((lang, s), ("-",))[0] for s in SPLIT_ORDER]
+            if needed is not None:
+                cells = [c + (" (needed)" if (lang, s) in needed and c == MISSING else "") for c, s in zip(cells, SPLIT_ORDER)]
+            table.add_row(lang, *cells)
         console.print(table)
         if the_task.description:
             console.print(Text(the_task.description, style="dim"))
@@ -153,6 +194,9 @@ def inspect_command(task: str, languages: list[str] | None, data_dir: str | None
             console.print(Text(f"first {len(examples)} {split} examples ({lang}):", style="bold"))
             for ex in examples:
                 console.print(Text(f"  {_short(ex)}"), soft_wrap=True)
-    for message in errors:
-        err.print(Text(f"error: {message}", style="red"), soft_wrap=True)
-    return 1 if errors else 0
+    for (lang, split), (kind, message) in problems.items():
+        if kind == ERROR or (lang, split) in (needed or ()):
+            err.print(Text(f"error: {message}", style="red"), soft_wrap=True)
+        else:
+            err.print(Text(f"missing: {message}", style="yellow"), soft_wrap=True)
+    return 1 if errors or needed_missing else 0

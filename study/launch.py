@@ -14,7 +14,7 @@ import signal
 import threading
 from typing import Any
 
-from study import environment, outcome, preflight, results, storage
+from study import environment, outcome, preflight, results, status, storage, trackers
 from study.outcome import Outcome
 from study.recovery_callback import RetryRecorder
 from study.scheduler import GroupedASHA
@@ -261,7 +261,8 @@ def build_tuner(spec: StudySpec, verbose: bool = True):
         failure_config=tune.FailureConfig(max_failures=spec.study.max_failures),
         # Older checkpoints are deleted: a trial resumes from its latest, which holds its whole trunk.
         checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.study.checkpoints_to_keep),
-        callbacks=[RetryRecorder(uri)],  # <study>/retries/<trial>.json: every retry of a crashed trial
+        # <study>/retries/<trial>.json: every retry of a crashed trial; then the trackers of study.loggers.
+        callbacks=[RetryRecorder(uri), *trackers.callbacks(spec)],
         verbose=1 if verbose else 0,  # 0: no progress table of Ray's; the command line draws its own
     )
     searcher = search_algorithm(spec)
@@ -322,7 +323,8 @@ def fit(tuner, spec: StudySpec, during: contextlib.AbstractContextManager | None
     """Run the tuner to its end or an interruption, consolidate results.parquet, and say how it ended."""
     with SigtermAsSigint() as signals, (during or contextlib.nullcontext()):
         grid = tuner.fit()
-    return outcome.of_grid(grid, study_uri(spec), finish(spec), signals.received)
+    uri = study_uri(spec)
+    return outcome.of_grid(grid, uri, finish(spec), signals.received, failed=status.failed_trials(uri))
 
 
 def finish(spec: StudySpec) -> str:
@@ -348,6 +350,8 @@ def run(spec: StudySpec, address: str | None = None, num_cpus: int | None = None
     spec = anchored(spec)
     preflight.check_new_study(spec, study_uri(spec))  # reads only
     preflight.check_storage(spec, study_uri(spec))  # before Ray starts: nothing runs that could not be kept
+    if trackers.problems(spec):
+        raise preflight.LaunchError("the study's trackers cannot run:\n  " + "\n  ".join(trackers.problems(spec)))
     init_ray(address, num_cpus, dashboard=_uses_train(spec))
     problems = check_resources(spec)
     if problems:
@@ -371,6 +375,7 @@ def resume(path: str, address: str | None = None, num_cpus: int | None = None, v
     parent, name = storage.parent_and_name(uri)  # a URI keeps its query (endpoint, scheme) on the parent
     spec = spec.model_copy(update={"study": spec.study.model_copy(update={"storage": parent, "name": name})})
     preflight.check_experiment_state(uri, spec, grid_points(spec))  # before Ray starts; nothing is written
+    trackers.use_default_stores(spec)  # the restored tracker callbacks open their stores again
     init_ray(address, num_cpus, dashboard=_uses_train(spec))
     if not tune.Tuner.can_restore(uri):
         raise FileNotFoundError(f"{path}: Ray Tune has no experiment state to restore here")

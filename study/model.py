@@ -1,5 +1,8 @@
 """Encoders: any Hugging Face encoder by hub id or local path, or a built-in tiny XLM-R.
 
+A model whose only weights are a pickled `pytorch_model.bin` (XLM-R XXL, mT5-XXL) is loaded from its
+safetensors conversion in the cache (`study.weights`), so that no trial or worker unpickles it.
+
 Heads are the formats' own small modules over the encoder's hidden states, so they work over XLM-R,
 mT5's encoder, mDeBERTa or RemBERT alike.
 """
@@ -8,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -16,6 +20,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from study.cache import REQUIRE_PREPARED_ENV, NotPrepared, require_prepared
 from study.spec import BuiltinSource, HubSource, ModelSpec, PathSource
+from study.weights import ensure_safetensors, pickled_weights
 
 
 @dataclass
@@ -35,9 +40,13 @@ def model_location(spec: ModelSpec) -> tuple[str, dict[str, Any]]:
         kwargs: dict[str, Any] = {"trust_remote_code": source.trust_remote_code}
         if source.revision:
             kwargs["revision"] = source.revision
+        snapshot = hub_snapshot(source)
+        if snapshot is not None and pickled_weights(snapshot):
+            # Only a pickled pytorch_model.bin (XLM-R XXL, mT5-XXL): load its safetensors conversion instead.
+            return str(ensure_safetensors(snapshot)[0]), {"trust_remote_code": source.trust_remote_code}
         if require_prepared():
             # Prepared: the files are in the Hugging Face cache (`xstudy prepare`); never ask the hub.
-            if not hub_model_cached(source):
+            if snapshot is None:
                 raise NotPrepared(f"model {spec.name}: {source.hub} (revision {source.revision or 'main'}) is not in "
                                   f"the Hugging Face cache; run `xstudy prepare SPEC` first, or unset {REQUIRE_PREPARED_ENV}")
             kwargs["local_files_only"] = True
@@ -45,7 +54,7 @@ def model_location(spec: ModelSpec) -> tuple[str, dict[str, Any]]:
     if isinstance(source, PathSource):
         if not os.path.isdir(source.path):
             raise FileNotFoundError(f"model {spec.name}: source.path {source.path!r} is not a folder")
-        return source.path, {"trust_remote_code": source.trust_remote_code}
+        return str(ensure_safetensors(source.path)[0]), {"trust_remote_code": source.trust_remote_code}
     raise TypeError(f"unknown model source {source!r}")
 
 
@@ -77,12 +86,17 @@ def ensure_builtin(source: BuiltinSource, build: bool | None = None) -> str:
     return str(ensure_tiny_model(cfg))
 
 
-def hub_model_cached(source: HubSource) -> bool:
-    """Whether the hub model's config is in the local Hugging Face cache (what `xstudy prepare` downloads)."""
+def hub_snapshot(source: HubSource) -> Path | None:
+    """The hub model's snapshot folder in the local Hugging Face cache (what `xstudy prepare` downloads), found
+    by its config; None when it is not there."""
     from huggingface_hub import try_to_load_from_cache
 
     found = try_to_load_from_cache(source.hub, "config.json", revision=source.revision)
-    return isinstance(found, str)
+    return Path(found).parent if isinstance(found, str) else None
+
+
+def hub_model_cached(source: HubSource) -> bool:
+    return hub_snapshot(source) is not None
 
 
 def prepare_builtin(sources: list[BuiltinSource]) -> list[str]:

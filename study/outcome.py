@@ -61,17 +61,19 @@ class Outcome:
         return out
 
 
-def of_grid(grid: Any, study: str, table: str, signal_received: int | None) -> Outcome:
-    """The outcome of Ray Tune's ResultGrid (its trials' end states and errors)."""
-    errors = {}
+def of_grid(grid: Any, study: str, table: str, signal_received: int | None,
+            failed: dict[str, str] | None = None) -> Outcome:
+    """The outcome of Ray Tune's ResultGrid (its trials' end states and errors). `failed` holds the trials
+    that a data error ended (`<study>/failed/`): Tune saw them end normally, so they count as errors here."""
+    errors = dict(failed or {})
     for result in grid:
         if result.error is None:
             continue
         trial = (result.metrics or {}).get("trial_id") or trial_id_of_folder(str(result.path)) or str(result.path)
         text = str(result.error).strip().splitlines()
         errors[str(trial)] = (text[-1] if text else type(result.error).__name__)[:300]
-    return Outcome(study=study, table=table, trials=len(grid), finished=grid.num_terminated, errors=errors,
-                   signal_received=signal_received, grid=grid)
+    return Outcome(study=study, table=table, trials=len(grid), finished=grid.num_terminated - len(failed or {}),
+                   errors=errors, signal_received=signal_received, grid=grid)
 
 
 def trial_id_of_folder(path: str) -> str | None:

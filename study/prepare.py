@@ -7,7 +7,8 @@ otherwise download or tokenize on its own, many trials at once. `prepare` fills 
 - built-in tiny models: pretrained (the sizes side by side), as `ensure_builtin` would in a trial;
 - hub models: a snapshot of the repository into the Hugging Face cache (PyTorch weights only: safetensors
   when the repository has them, else `*.bin`; no TensorFlow, Flax or ONNX files); local `path` models are
-  checked to exist;
+  checked to exist. A model whose only weights are pickled (`pytorch_model.bin`: XLM-R XXL, mT5-XXL) is
+  converted once to sharded safetensors in the cache (`study.weights`), which every trial then loads;
 - data: every (task, split, language) the trials read (`inspect_data.study_splits`: intermediate tasks'
   English train and dev, each target's English train and dev and its test languages), loaded (from
   release files or the hub) and tokenized for each model's tokenizer and `max_length`, exactly as a trial
@@ -29,6 +30,7 @@ from typing import Any
 
 from study.cache import cache_root
 from study.spec import BuiltinSource, HubSource, ModelSpec, StudySpec
+from study.weights import ensure_safetensors
 
 # Files of other frameworks that a PyTorch trial never reads.
 HUB_IGNORE = ["*.h5", "*.msgpack", "*.onnx", "*.onnx_data", "onnx/*", "*.tflite", "*.ot", "*.mlmodel", "coreml/*",
@@ -132,6 +134,14 @@ def _prepare_models(spec: StudySpec, report: Callable[[Item], None]) -> list[Ite
         else:
             raise FileNotFoundError(f"model {model.name}: source.path {source.path!r} is not a folder")
         report(items[-1])
+        if isinstance(source, BuiltinSource):
+            continue
+        start = time.perf_counter()
+        converted, made = ensure_safetensors(_folder(model), build=True)
+        if made:  # pickled weights only: converted once, so that no trial unpickles them
+            items.append(Item("model", f"{_describe(model)} as safetensors", model.name, BUILT, str(converted),
+                              time.perf_counter() - start))
+            report(items[-1])
     if to_build:
         # Built side by side, one process per size (prepare_builtin); each model's time is the batch's wall time.
         start = time.perf_counter()
@@ -143,6 +153,23 @@ def _prepare_models(spec: StudySpec, report: Callable[[Item], None]) -> list[Ite
                 report(items[-1])
     order = {m.name: i for i, m in enumerate(spec.models)}
     return sorted(items, key=lambda item: order[item.model])
+
+
+def _folder(model: ModelSpec) -> str:
+    """The local folder of a hub or path model (a hub model's snapshot in the Hugging Face cache)."""
+    from study.model import hub_snapshot
+
+    return str(hub_snapshot(model.source)) if isinstance(model.source, HubSource) else model.source.path
+
+
+def _unconverted(model: ModelSpec) -> str | None:
+    """Where a model's safetensors conversion belongs, when its folder has only pickled weights and the
+    conversion is not made yet; None otherwise (nothing is made)."""
+    from study.weights import converted_folder, is_converted, pickled_weights
+
+    if isinstance(model.source, BuiltinSource) or not pickled_weights(_folder(model)) or is_converted(_folder(model)):
+        return None
+    return str(converted_folder(_folder(model)))
 
 
 def _tokenizer(model: ModelSpec):
@@ -201,8 +228,11 @@ def missing(spec: StudySpec) -> list[Item]:
     tokenizers: dict[tuple, Any] = {}
     for model in spec.models:
         status, where = _model_status(model)
+        described = _describe(model)
+        if status == CACHED and _unconverted(model):
+            status, where, described = MISSING, _unconverted(model), f"{described} as safetensors"
         if status == MISSING:
-            out.append(Item("model", _describe(model), model.name, MISSING, where))
+            out.append(Item("model", described, model.name, MISSING, where))
             out += [Item("data", f"{t} {s} {lang}", model.name, MISSING, "") for t, s, lang, _ in needs]
             continue
         key = _tokenizer_key(model)

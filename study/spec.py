@@ -270,6 +270,11 @@ class StudyMeta(Strict):
     checkpoints_to_keep: int = Field(
         2, ge=1, description="checkpoints kept per trial (the latest holds the trunk a branch resumes from)"
     )
+    loggers: list[Literal["mlflow", "wandb", "tensorboard"]] = Field(
+        default_factory=list,
+        description="experiment trackers that receive every trial's reports through Ray Tune's logger callbacks "
+        "(study.trackers); the results table stays the record",
+    )
 
 
 class StudySpec(Strict):
@@ -510,4 +515,31 @@ def registry_errors(data: dict[str, Any]) -> list[tuple[str, str]]:
         size = source.get("builtin") if isinstance(source, dict) else None
         if isinstance(size, str) and size not in TINY_SIZES:
             errors.append((f"models[{i}].source.builtin", f"unknown built-in size {size!r}; known: {sorted(TINY_SIZES)}"))
+    return errors + length_errors(data)
+
+
+def length_errors(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """A model's max_length shorter than a task format needs (span QA: question, context window and special
+    tokens must fit), naming the tasks and the minimum."""
+    from study.tasks import registry
+
+    names = [t for t in data.get("intermediate_tasks") or [] if isinstance(t, str)]
+    for entry in data.get("intermediate_tasks") or []:
+        if isinstance(entry, dict) and isinstance(entry.get("tasks"), list):
+            names += [t for t in entry["tasks"] if isinstance(t, str)]
+    for target in data.get("target_tasks") or []:
+        name = target.get("task") if isinstance(target, dict) else target
+        task = registry.get(name, None) if isinstance(name, str) else None
+        names += [name, *task.train_first] if task is not None else []
+    tasks = [registry.get(n) for n in dict.fromkeys(names) if isinstance(n, str) and registry.get(n, None) is not None]
+    errors = []
+    for i, model in enumerate(data.get("models") or []):
+        length = model.get("max_length", ModelSpec.model_fields["max_length"].default) if isinstance(model, dict) else None
+        if not isinstance(length, int):
+            continue
+        short = {t.name: t.format.min_length for t in tasks if length < t.format.min_length}
+        if short:
+            errors.append((f"models[{i}].max_length", f"{length} is too short for task(s) {sorted(short)}: "
+                           f"{max(short.values())} tokens at least (span QA needs room for the question, a context "
+                           f"window and the special tokens)"))
     return errors

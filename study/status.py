@@ -8,6 +8,7 @@ What it reads, all under the study folder (a local path or a pyarrow-filesystem 
 - `scheduler.json`: the ASHA decisions, which tell a trial stopped early from one that finished;
 - `rows/<trial>/<milestone>.parquet`: the milestones whose results are written (each file atomically), and
   the scores from which the best configuration so far is picked;
+- `failed/<trial>.json`: trials that a data or tokenization error ended without a retry (errored, with the reason);
 - `progress/<trial>.json`: what each running trial is doing now (study.progress), and from the rows and
   these, the estimated time the study still needs (study.eta).
 
@@ -102,6 +103,9 @@ def gather(path: str) -> dict[str, Any]:
         trial.state = _state(trial, stopped_by_asha)
         if trial.state == PENDING and trial.trial_id in records:
             trial.state = RUNNING  # working, before Ray's next snapshot says so (it is taken every few seconds)
+    for trial_id, reason in _failed(fs, f"{root}/failed").items():  # a data error ends a trial without a retry
+        trial = trials.setdefault(trial_id, TrialStatus(trial_id))
+        trial.state, trial.error = ERRORED, reason
 
     sizes = _sizes(spec, trials)
     now = dt.datetime.now(dt.UTC)
@@ -151,6 +155,22 @@ def _list(fs: pafs.FileSystem, root: str) -> list[pafs.FileInfo]:
     if fs.get_file_info(root).type != pafs.FileType.Directory:
         return []
     return fs.get_file_info(pafs.FileSelector(root, recursive=False))
+
+
+def failed_trials(uri: str) -> dict[str, str]:
+    """Trial id -> why a data or tokenization error ended it (Tune counts such a trial as finished)."""
+    fs, root = storage.filesystem(uri)
+    return _failed(fs, f"{root}/failed")
+
+
+def _failed(fs: pafs.FileSystem, root: str) -> dict[str, str]:
+    """Trial id -> the reason it failed (`<study>/failed/<trial>.json`, written by the trial itself)."""
+    out = {}
+    for info in _list(fs, root):
+        record = _read_json(fs, info.path) if info.base_name.endswith(".json") else None
+        if isinstance(record, dict):
+            out[info.base_name.removesuffix(".json")] = str(record.get("reason", ""))
+    return out
 
 
 def _read_text(fs: pafs.FileSystem, path: str) -> str | None:

@@ -41,10 +41,17 @@ from study.model import Encoder, autocast, load_encoder
 from study.predictions import write_predictions
 from study.spec import StudySpec
 from study.tasks import registry
+from study.tasks.readers import DataError
 from study.tasks.registry import LoadContext
 from study.train import Cost, DataStream, Phase, StreamState, adamw, linear_decay_from, warmup_linear, warmup_stable
 
 TRAINABLE_NAME = "xstudy_trial"  # Tuner.restore needs the trainable under the same name
+# Cost columns of the result rows that each milestone also reports (to Tune, and so to the trackers).
+COST_COLUMNS = ("intermediate_examples", "intermediate_tokens", "intermediate_flops", "intermediate_seconds",
+                "intermediate_accelerator_seconds", "cooldown_steps", "cooldown_tokens", "cooldown_seconds",
+                "cooldown_accelerator_seconds")
+TARGET_COST_COLUMNS = ("target_steps", "target_tokens", "target_flops", "target_seconds", "target_accelerator_seconds",
+                       "eval_examples", "eval_tokens", "eval_flops", "eval_seconds", "eval_accelerator_seconds")
 HP_DEFAULTS = {"intermediate_lr": 1e-4, "target_lr": 1e-4, "weight_decay": None, "warmup_ratio": None}
 
 Reporter = Callable[[dict[str, Any], Path | None], None]
@@ -97,6 +104,7 @@ class Trial:
         if self.hp["warmup_ratio"] is None:
             self.hp["warmup_ratio"] = spec.target_training.warmup_ratio
         self.ctx = LoadContext(data_dir=spec.study.data_dir)
+        self.progress: progress.Progress | None = None  # made in setup, once this process knows whether it writes
         self.study_uri = storage.join(storage.normalize(spec.study.storage), spec.study.name)
         self.device = torch.device("cuda" if self.model_spec.resources.gpu > 0 and torch.cuda.is_available() else "cpu")
         self.gpus = 1 if self.device.type == "cuda" else 0  # accelerator-seconds = wall seconds x GPUs
@@ -253,10 +261,21 @@ class Trial:
 
     # ---------------------------------------------------------------------------------------------- run
     def run(self, report: Reporter, checkpoint: Path | None = None) -> None:
+        """Every milestone in turn. A data or tokenization error (`DataError`: a malformed file, examples the
+        tokenizer cannot window) would recur on every retry: the trial fails at once, with its reason in
+        `<study>/failed/<trial>.json`, instead of raising into Tune's retries (`study.max_failures`)."""
+        self._milestone = self.milestones[0]
+        try:
+            self._run(report, checkpoint)
+        except DataError as exc:
+            self._end(self._milestone, f"{type(exc).__name__}: {exc}", report, "failed")
+
+    def _run(self, report: Reporter, checkpoint: Path | None) -> None:
         self.setup(checkpoint)
         for milestone in self.milestones:
             if milestone <= self.state.milestone_done:
                 continue  # finished before a restart: its rows are written and it was reported
+            self._milestone = milestone
             trunk_cost = Cost(**self.state.cost)
             final = self.mode == "branch" or milestone == self.budget
             self.progress.start_milestone(milestone, self._milestone_plan(milestone, zero_shot=final))
@@ -266,7 +285,7 @@ class Trial:
                     trunk_cost.add(self.phase.run(milestone - self.phase.step))
                 except FloatingPointError as exc:
                     # Retrying would reproduce it: stop this trial with its reason, and let the study go on.
-                    self._stop(milestone, f"non-finite intermediate loss: {exc}", report)
+                    self._end(milestone, f"non-finite intermediate loss: {exc}", report, "stopped")
                     return
             self.state.cost = asdict(trunk_cost)
             # Rows written before a crash or a killed driver are final: report what was recorded with them.
@@ -286,12 +305,16 @@ class Trial:
                 report(metrics, Path(tmp))
             self.progress.finish()
 
-    def _stop(self, milestone: int, reason: str, report: Reporter) -> None:
+    def _end(self, milestone: int, reason: str, report: Reporter, outcome: str) -> None:
+        """End the trial without a retry: `stopped` (a non-finite loss) or `failed` (a data or tokenization
+        error); the reason goes to `<study>/<outcome>/<trial>.json` and, as `<outcome>_reason`, to Tune."""
         record = {"trial_id": self.trial_id, "config": self.config, "milestone": milestone, "reason": reason,
                   "recorded_at": dt.datetime.now(dt.UTC).isoformat()}
         if self.writer:
-            storage.write_text_atomic(storage.join(self.study_uri, "stopped", f"{self.trial_id}.json"), json.dumps(record, default=str))
-        report({"intermediate_steps": milestone, "dev_signal": float("nan"), "stopped_reason": reason}, None)
+            storage.write_text_atomic(storage.join(self.study_uri, outcome, f"{self.trial_id}.json"), json.dumps(record, default=str))
+        if self.progress is not None:
+            self.progress.finish(state=outcome)  # not "running" for ever in `xstudy status`
+        report({"intermediate_steps": milestone, "dev_signal": float("nan"), f"{outcome}_reason": reason}, None)
 
     def _branch(self, milestone: int) -> tuple[torch.nn.Module, dict[str, torch.nn.Module], Cost]:
         """The encoder (and intermediate heads) the targets start from: the run itself, or a cooled-down copy."""
@@ -371,6 +394,7 @@ class Trial:
             "cooldown_accelerator_seconds": self.gpus * cooldown.seconds,
             "mixture": json.dumps(self.shares, sort_keys=True) if self.shares else "",
         }
+        totals = dict.fromkeys(TARGET_COST_COLUMNS, 0.0)
         for target in self.spec.targets:
             task = registry.get(target.task)
             fmt = task.format
@@ -393,18 +417,23 @@ class Trial:
             eval_cost = Cost()
             for s in scores:
                 eval_cost.add(s.cost)
+            target_costs = {
+                "target_steps": fine_tune.steps, "target_tokens": fine_tune.tokens,
+                "target_flops": 6.0 * n_params * fine_tune.tokens, "target_seconds": fine_tune.seconds,
+                "target_accelerator_seconds": self.gpus * fine_tune.seconds,
+                "eval_examples": eval_cost.examples, "eval_tokens": eval_cost.tokens,
+                "eval_flops": 2.0 * n_params * eval_cost.tokens, "eval_seconds": eval_cost.seconds,
+                "eval_accelerator_seconds": self.gpus * eval_cost.seconds,
+            }
+            for k, v in target_costs.items():
+                totals[k] += v
             now = dt.datetime.now(dt.UTC).isoformat()
             for s in scores:
                 for metric, value in s.values.items():
                     rows.append({
                         **common, "target_task": task.name, "target_format": fmt.name, "language": s.lang,
                         "split": s.split, "metric": metric, "value": float(value), "higher_is_better": True,
-                        "target_steps": fine_tune.steps, "target_tokens": fine_tune.tokens,
-                        "target_flops": 6.0 * n_params * fine_tune.tokens, "target_seconds": fine_tune.seconds,
-                        "target_accelerator_seconds": self.gpus * fine_tune.seconds,
-                        "eval_examples": eval_cost.examples, "eval_tokens": eval_cost.tokens,
-                        "eval_flops": 2.0 * n_params * eval_cost.tokens, "eval_seconds": eval_cost.seconds,
-                        "eval_accelerator_seconds": self.gpus * eval_cost.seconds, "recorded_at": now,
+                        **target_costs, "recorded_at": now,
                     })
             if dev:
                 dev_scores[task.name] = dev[0].values["score"]
@@ -416,8 +445,10 @@ class Trial:
             "dev_mean": float(np.mean(list(dev_scores.values()))) if dev_scores else float("nan"),
             **{f"dev/{k}": v for k, v in dev_scores.items()},
             **{f"test/{k}": v for k, v in test_means.items()},
-            "intermediate_tokens": path_tokens,
-            "intermediate_flops": common["intermediate_flops"],
+            # The milestone's cost columns, for Tune and the trackers (study.trackers): the intermediate path as in
+            # the rows, target fine-tuning and evaluation summed over the target tasks.
+            **{k: common[k] for k in COST_COLUMNS},
+            **totals,
         }
         if test_means:
             metrics["test_mean"] = float(np.mean(list(test_means.values())))

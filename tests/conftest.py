@@ -9,8 +9,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 # Tiny models and tokenized data are cached across tests (and across runs on one machine).
 os.environ.setdefault("XSTUDY_CACHE_DIR", str(ROOT / ".cache" / "test"))
@@ -18,7 +16,13 @@ os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 
-def pytest_configure(config):
+def pytest_configure(config: pytest.Config) -> None:
+    """Offline, unless the run selects the online tests (`pytest -m online`): those follow the environment.
+    Set here, before any test module imports huggingface_hub, which reads the variables once."""
+    marks = config.getoption("markexpr") or ""
+    if "online" not in marks or "not online" in marks:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["HF_DATASETS_OFFLINE"] = "1"
     # One intra-op thread in this process: the test models are tiny (threads cost more than they save) and
     # this process often runs beside a Ray trial or a subprocess study on the same 2 cores. Ray's workers
     # take the trial's own CPU count (study.trial).

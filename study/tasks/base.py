@@ -76,6 +76,7 @@ class Format:
 
     name: str = ""
     trains: bool = True  # retrieval is evaluated without training, as XTREME's BUCC and Tatoeba
+    min_length: int = 1  # the shortest max_length (tokens) the format can work with; `xstudy validate` checks it
 
     def features(self, examples: Sequence[dict], tokenizer: Any, max_length: int, task: Task, train: bool) -> Features:
         raise NotImplementedError

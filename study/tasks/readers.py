@@ -51,9 +51,18 @@ class DataError(Exception):
         return f"{head}{where}{self.problem}{tail}"
 
     def within(self, context: str) -> DataError:
-        """The same error with a context (e.g. 'task xnli, split test, language de') in front."""
-        return DataError(self.problem, path=self.path, line=self.line, expected=self.expected,
+        """The same error (of the same class) with a context (e.g. 'task xnli, split test, language de') in front."""
+        return type(self)(self.problem, path=self.path, line=self.line, expected=self.expected,
                          context=f"{context}; {self.context}" if self.context else context)
+
+
+class MissingData(DataError):
+    """The data is not there at all (no release file of that name, no hub copy reachable), as opposed to a
+    file that is there but malformed. `xstudy data inspect` shows such a split as missing."""
+
+
+class TokenizationError(DataError):
+    """Examples that a format could not turn into features with a model's tokenizer and max length."""
 
 
 # ------------------------------------------------------------------------------------- primitives
@@ -61,7 +70,7 @@ def read_text(path: Path) -> str:
     """A file's text as UTF-8 (a leading byte-order mark dropped); errors name the line of a bad byte."""
     path = Path(path)
     if not path.is_file():
-        raise DataError("file missing", path=path, expected="a readable file")
+        raise MissingData("file missing", path=path, expected="a readable file")
     raw = path.read_bytes()
     try:
         return raw.decode("utf-8-sig")

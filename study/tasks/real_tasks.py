@@ -34,10 +34,11 @@ from typing import Any
 from study import metrics
 from study.tasks import readers as R
 from study.tasks.bitext_mining import BitextMining
+from study.tasks.hub_schema import ABSENT, ANSWERS, CLASS_LABEL, INT, STRING, HubConverter, class_names, list_of, reads
 from study.tasks.languages import LANGUAGES, TATOEBA_CODES, XTREME_R_TASK_LANGUAGES, XTREME_TASK_LANGUAGES
 from study.tasks.ranking import Ranking
 from study.tasks.registry import Task, register, register_format, register_metric_family
-from study.tasks.sources import DataSource, Hub, Local, Part
+from study.tasks.sources import SCRIPT_ONLY, DataSource, Hub, Local, Part
 
 register_format(Ranking())
 register_format(BitextMining())
@@ -81,71 +82,82 @@ def _siblings(*suffixes: str) -> Callable[[Path], list[Path]]:
 
 
 # ------------------------------------------------------------------------------ hub conversions
+# Each converter declares the columns it reads (study.tasks.hub_schema): the converter tests build rows with
+# the real repositories' features, and `xstudy data check-hub` compares them with what the hub serves.
 def _class_names(ds: Any, column: str) -> list[str]:
-    feature = ds.features[column]
-    return list(getattr(feature, "feature", feature).names)
+    return class_names(ds.features[column])
 
 
-def hub_nli(a: str = "premise", b: str = "hypothesis") -> Callable[[Any, str], list[dict]]:
+def hub_nli(a: str = "premise", b: str = "hypothesis") -> HubConverter:
     def convert(ds: Any, lang: str) -> list[dict]:
         names = _class_names(ds, "label")
         # -1 marks pairs without a gold label (SNLI without consensus, GLUE test sets).
         return [{"text_a": r[a], "text_b": r[b], "label": names[r["label"]]} for r in ds if r["label"] >= 0]
 
-    return convert
+    return HubConverter(convert, {a: STRING, b: STRING, "label": CLASS_LABEL}, named_labels=("label",))
 
 
-def hub_binary_pairs(a: str, b: str) -> Callable[[Any, str], list[dict]]:
-    # QQP and PAWS-X labels are the strings "0"/"1" of their release files.
-    return lambda ds, lang: [{"text_a": r[a], "text_b": r[b], "label": str(r["label"])} for r in ds if r["label"] >= 0]
+def hub_binary_pairs(a: str, b: str) -> HubConverter:
+    # QQP and PAWS-X labels are the strings "0"/"1" of their release files: the class index, whatever its name
+    # (GLUE names QQP's classes not_duplicate / duplicate).
+    def convert(ds: Any, lang: str) -> list[dict]:
+        return [{"text_a": r[a], "text_b": r[b], "label": str(r["label"])} for r in ds if r["label"] >= 0]
+
+    return HubConverter(convert, {a: STRING, b: STRING, "label": (CLASS_LABEL, INT)})
 
 
-def hub_squad(prefix: str | None = None) -> Callable[[Any, str], list[dict]]:
+def hub_squad(prefix: str | None = None) -> HubConverter:
     def convert(ds: Any, lang: str) -> list[dict]:
         return [{"id": r["id"], "title": r.get("title") or "", "context": r["context"], "question": r["question"],
                  "answers": {"text": list(r["answers"]["text"]), "answer_start": list(r["answers"]["answer_start"])}}
                 for r in ds if prefix is None or r["id"].startswith(prefix)]
 
-    return convert
+    return HubConverter(convert, {"id": STRING, "title": (STRING, ABSENT), "context": STRING, "question": STRING,
+                                  "answers": ANSWERS})
 
 
-def hub_tags(column: str) -> Callable[[Any, str], list[dict]]:
+def hub_tags(column: str) -> HubConverter:
     def convert(ds: Any, lang: str) -> list[dict]:
         names = _class_names(ds, column)
         return [{"tokens": list(r["tokens"]), "tags": [names[t] for t in r[column]]} for r in ds]
 
-    return convert
+    return HubConverter(convert, {"tokens": list_of(STRING), column: list_of(CLASS_LABEL)}, named_labels=(column,))
 
 
+@reads(premise=STRING, choice1=STRING, choice2=STRING, question=STRING, label=(CLASS_LABEL, INT), idx=(INT, ABSENT))
 def hub_copa(ds: Any, lang: str) -> list[dict]:
+    # SuperGLUE's COPA labels are ClassLabel(choice1, choice2), -1 in its unlabelled test split; XCOPA's are ints.
     return [{"context": f"{r['premise']} {R.COPA_QUESTIONS[r['question']]}", "choices": [r["choice1"], r["choice2"]],
              "label": int(r["label"]), "idx": int(r.get("idx", i))} for i, r in enumerate(ds) if r["label"] >= 0]
 
 
+@reads(ctx_a=STRING, ctx_b=STRING, endings=list_of(STRING), label=(STRING, INT))
 def hub_hellaswag(ds: Any, lang: str) -> list[dict]:
+    # The label is the ending's index as a string, "" in the unlabelled test split.
     return [{"context": r["ctx_a"], "choices": [f"{r['ctx_b']} {e}".strip() for e in r["endings"]], "label": int(r["label"])}
             for r in ds if str(r["label"]).strip()]
 
 
+@reads(question=STRING, choices={"label": list_of(STRING), "text": list_of(STRING)}, answerKey=STRING)
 def hub_commonsenseqa(ds: Any, lang: str) -> list[dict]:
+    # answerKey is a choice's letter, "" in the unlabelled test split.
     return [{"context": r["question"], "choices": list(r["choices"]["text"]),
              "label": list(r["choices"]["label"]).index(r["answerKey"])} for r in ds if r["answerKey"]]
 
 
-def hub_cosmosqa(ds: Any, lang: str) -> list[dict]:
-    return [{"context": f"{r['context']} {r['question']}", "choices": [r[f"answer{i}"] for i in range(4)],
-             "label": int(r["label"])} for r in ds if int(r["label"]) >= 0]
-
-
+@reads(context=STRING, question=STRING, answerA=STRING, answerB=STRING, answerC=STRING, label=(STRING, INT))
 def hub_socialiqa(ds: Any, lang: str) -> list[dict]:
+    # The label is the right answer's number, 1 to 3, as a string.
     return [{"context": f"{r['context']} {r['question']}", "choices": [r["answerA"], r["answerB"], r["answerC"]],
              "label": int(r["label"]) - 1} for r in ds]
 
 
+@reads(source_sentence=STRING, target_sentence=STRING)
 def hub_tatoeba(ds: Any, lang: str) -> list[dict]:
     return [{"source": r["source_sentence"].strip(), "target": r["target_sentence"].strip()} for r in ds]
 
 
+@reads(source_sentence=STRING, target_sentence=STRING)
 def hub_bucc(ds: Any, lang: str) -> list[dict]:
     """The hub copy of BUCC holds only the gold pairs, not the full corpora, so mining on it is easier
     than the official task; use the release files for comparable numbers."""
@@ -158,6 +170,7 @@ def hub_bucc(ds: Any, lang: str) -> list[dict]:
     return rows
 
 
+@reads(id=STRING, context=STRING, question=STRING, answers=ANSWERS)
 def hub_xquad_r(ds: Any, lang: str) -> list[dict]:
     """XQuAD-R rows on the hub come without sentence breaks; contexts are split at sentence-final punctuation."""
     contexts: dict[str, int] = {}
@@ -185,6 +198,11 @@ XNLI_DIRS = ("xnli", "XNLI", "XNLI-1.0", "XNLI-MT-1.0")
 COPA_DIRS = ("copa", "COPA")
 SOCIALIQA_DIRS = ("socialiqa", "social_i_qa", "socialiqa-train-dev")
 SQUAD_HUB_SPLIT = {"train": "train", "dev": "validation"}
+COSMOSQA_NO_HUB = (f"'allenai/cosmos_qa' on the hub is a dataset loading script, which datasets>=4 no longer runs; "
+                   f"use {SCRIPT_ONLY['allenai/cosmos_qa']}")
+# UD 2.5 treebanks without a dev file: Kazakh KTB (train and test), Thai PUD, Tagalog TRG and Yoruba YTB (test
+# only); google/xtreme's udpos configs of these languages have the same splits.
+UDPOS_NO_DEV = ("kk", "th", "tl", "yo")
 
 
 def mnli_part(split: str) -> Part:
@@ -216,13 +234,16 @@ def squad_part(version: int, split: str) -> Part:
 
 def socialiqa_part(split: str) -> Part:
     local = Local(SOCIALIQA_DIRS, f"{split}.jsonl", one(R.read_socialiqa), companions=_siblings("-labels.lst"))
-    return Part((local,), Hub("allenai/social_i_qa", None, SQUAD_HUB_SPLIT[split], hub_socialiqa), "en")
+    # allenai/social_i_qa is a loading script; lighteval/siqa holds the same rows as parquet.
+    return Part((local,), Hub("lighteval/siqa", None, SQUAD_HUB_SPLIT[split], hub_socialiqa), "en")
 
 
 def copa_part(split: str) -> Part:
     file = {"train": "train.jsonl", "dev": "val.jsonl"}[split]
-    return Part((Local(COPA_DIRS, file, one(R.read_copa_jsonl)),),
-                Hub("aps/super_glue", "copa", SQUAD_HUB_SPLIT[split], hub_copa), "en")
+    # aps/super_glue keeps its loading script on the main branch; the hub's parquet conversion of it holds
+    # COPA under copa/{train,validation,test}/, with the script's features (label: ClassLabel choice1/choice2).
+    hub = Hub("aps/super_glue", None, SQUAD_HUB_SPLIT[split], hub_copa, revision="refs/convert/parquet", data_dir="copa")
+    return Part((Local(COPA_DIRS, file, one(R.read_copa_jsonl)),), hub, "en")
 
 
 def _ccg_read(files: list[Path], lang: str) -> list[dict]:
@@ -307,14 +328,13 @@ _task("commonsenseqa", "multiple_choice", "accuracy", INTERMEDIATE, TRAIN_DEV,
 
 _task("cosmosqa", "multiple_choice", "accuracy", INTERMEDIATE, TRAIN_DEV,
       lambda s, l: [Part((Local(("cosmosqa", "cosmos_qa", "CosmosQA"), {"train": "train.csv", "dev": "valid.csv"}[s],
-                                one(R.read_cosmosqa_csv)),),
-                         Hub("allenai/cosmos_qa", None, SQUAD_HUB_SPLIT[s], hub_cosmosqa), "en")],
-      "Cosmos QA: 4-way reading comprehension needing commonsense; dev = valid. Hub allenai/cosmos_qa; files "
-      "{train,valid}.csv.")
+                                one(R.read_cosmosqa_csv)),), None, "en", no_hub=COSMOSQA_NO_HUB)],
+      "Cosmos QA: 4-way reading comprehension needing commonsense; dev = valid. Files only: train.csv and "
+      "valid.csv (allenai/cosmos_qa on the hub is a loading script, which datasets>=4 no longer runs).")
 
 _task("socialiqa", "multiple_choice", "accuracy", INTERMEDIATE, TRAIN_DEV, lambda s, l: [socialiqa_part(s)],
       "SocialIQA: 3-way questions about social situations (also XCOPA's first training stage). Hub "
-      "allenai/social_i_qa; files {train,dev}.jsonl with {train,dev}-labels.lst.")
+      "lighteval/siqa; files {train,dev}.jsonl with {train,dev}-labels.lst.")
 
 _task("ccg", "tagging", "token_accuracy", INTERMEDIATE, TRAIN_DEV,
       lambda s, l: [Part((Local(("ccg", "CCG"), f"ccg.{s}", _ccg_read,
@@ -367,11 +387,13 @@ def udpos_plan(split: str, lang: str) -> list[Part]:
     return [Part((local,), hub, lang)]
 
 
-_task("udpos", "tagging", "seqeval_f1", TARGET, {"train": EN, "dev": _langs("udpos"), "test": _langs("udpos")},
+_task("udpos", "tagging", "seqeval_f1", TARGET,
+      {"train": EN, "dev": tuple(x for x in _langs("udpos") if x not in UDPOS_NO_DEV), "test": _langs("udpos")},
       udpos_plan,
       "UD-POS: UPOS tags (UD 2.5, + UD 2.7 for XTREME-R's lt pl uk wo ro), every treebank of a language "
       "concatenated as XTREME does; trained on English. Hub google/xtreme udpos.LANGUAGE (XTREME's 33); files "
-      "LANG_*-ud-{train,dev,test}.conllu. Scored with seqeval F1 like the official scorer.",
+      "LANG_*-ud-{train,dev,test}.conllu; kk, th, tl and yo have no dev split (test-only treebanks, and kk's "
+      "train and test). Scored with seqeval F1 like the official scorer.",
       labels=R.UPOS_TAGS, test=_langs("udpos"))
 
 
@@ -406,12 +428,12 @@ def mlqa_plan(split: str, lang: str) -> list[Part]:
     if split == "train":
         return [squad_part(1, "train")]
     return [Part((Local(("mlqa", "MLQA", "MLQA_V1"), f"{split}-context-{lang}-question-{lang}.json", one(R.read_squad_json)),),
-                 Hub("facebook/mlqa", f"mlqa.{lang}.{lang}", SQUAD_HUB_SPLIT.get(split, split), hub_squad()), lang)]
+                 Hub("google/xtreme", f"MLQA.{lang}.{lang}", SQUAD_HUB_SPLIT.get(split, split), hub_squad()), lang)]
 
 
 _task("mlqa", "span_qa", "mlqa", TARGET, {"train": EN, "dev": _langs("mlqa"), "test": _langs("mlqa")}, mlqa_plan,
       "MLQA: extractive QA, context and question in the same language; trained on SQuAD v1.1, selected on "
-      "MLQA's English dev; MLQA's language-aware answer normalisation. Hub facebook/mlqa mlqa.LANG.LANG; files "
+      "MLQA's English dev; MLQA's language-aware answer normalisation. Hub google/xtreme MLQA.LANG.LANG; files "
       "MLQA_V1/{dev,test}/{dev,test}-context-LANG-question-LANG.json.",
       test=_langs("mlqa"))
 
@@ -481,7 +503,8 @@ _task("xcopa", "multiple_choice", "accuracy", TARGET,
       {"train": EN, "dev": EN + _langs("xcopa"), "test": _langs("xcopa")}, xcopa_plan,
       "XCOPA: causal commonsense (2 choices) in 11 languages. English training as XTREME-R: SocialIQA first "
       "(train_first), then COPA (this task's train; dev = COPA validation). Hub cambridgeltl/xcopa and "
-      "aps/super_glue copa; files xcopa/LANG/{val,test}.LANG.jsonl and copa/{train,val}.jsonl.",
+      "aps/super_glue's parquet conversion (revision refs/convert/parquet, data_dir copa); files "
+      "xcopa/LANG/{val,test}.LANG.jsonl and copa/{train,val}.jsonl.",
       test=_langs("xcopa"), train_first=("socialiqa",))
 
 

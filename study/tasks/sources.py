@@ -8,6 +8,12 @@ from the hub with `datasets.load_dataset` (ids and configs live in each task's r
 and not cached, that is an error that names the task and both ways to provide the data. Files are never
 silently mixed with hub data for one dataset, so a typo in a file name cannot fall back to other data.
 
+The hub as `datasets` 4 and later reads it: a repository that still has its loading script (`NAME.py`) at
+its root is refused ("Dataset scripts are no longer supported"), with no fall-back to the hub's parquet
+copy. The registry therefore names repositories with data files, or a converted copy by its `revision`
+(`refs/convert/parquet`) and `data_dir`; a script-only repository is an error that names it and what to
+use instead (`SCRIPT_ONLY`: another repository, or the release files by their names).
+
 Inside a dataset folder, files are found by name anywhere below it (recursive glob), so both the unpacked
 release archives and flatter copies work.
 """
@@ -20,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from study.tasks.readers import DataError
+from study.tasks.readers import DataError, MissingData
 
 DATA_DIR_ENV = "XSTUDY_DATA_DIR"
 # Bump when a reader or hub conversion changes what it returns, so tokenized caches are rebuilt.
@@ -65,15 +71,54 @@ class Local:
 
 @dataclass(frozen=True)
 class Hub:
-    """A hub dataset: `datasets.load_dataset(path, name, split=split)`, then `convert` to examples."""
+    """A hub dataset: `datasets.load_dataset(path, name, split=split, revision=revision, data_dir=data_dir)`,
+    then `convert` to examples. `revision` is a branch, tag or commit (e.g. the hub's parquet conversion,
+    `refs/convert/parquet`); `data_dir` a folder of the repository that holds one configuration's files."""
 
     path: str
     name: str | None
     split: str
     convert: Converter
+    revision: str | None = None
+    data_dir: str | None = None
 
     def describe(self) -> str:
-        return f"{self.path!r} config {self.name!r} split {self.split!r}"
+        extra = "".join(f" {k} {v!r}" for k, v in (("revision", self.revision), ("data_dir", self.data_dir)) if v)
+        return f"{self.path!r} config {self.name!r} split {self.split!r}{extra}"
+
+    def load_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of `datasets.load_dataset` / `load_dataset_builder` besides the path."""
+        kwargs: dict[str, Any] = {"name": self.name}
+        if self.revision:
+            kwargs["revision"] = self.revision
+        if self.data_dir:
+            kwargs["data_dir"] = self.data_dir
+        return kwargs
+
+
+# Repositories that are only a loading script, which `datasets` 4 and later no longer runs, and what to use
+# instead. The loader names these in its error; the registry itself never points at them.
+SCRIPT_ONLY: dict[str, str] = {
+    "facebook/mlqa": "'google/xtreme' with configs 'MLQA.{lang}.{lang}' (validation and test splits), or the "
+                     "release files MLQA_V1/{dev,test}/{dev,test}-context-LANG-question-LANG.json",
+    "allenai/social_i_qa": "'lighteval/siqa' (the same rows: train 33,410, validation 1,954), or the release files "
+                           "socialiqa-train-dev/{train,dev}.jsonl with {train,dev}-labels.lst",
+    "allenai/cosmos_qa": "the release files train.csv and valid.csv under DATA_DIR/cosmosqa/ (no converted copy "
+                         "of Cosmos QA is on the hub)",
+    "aps/super_glue": "revision 'refs/convert/parquet' with data_dir 'copa' (the hub's parquet conversion), or the "
+                      "COPA release files train.jsonl and val.jsonl under DATA_DIR/copa/",
+}
+SCRIPT_ERROR = "Dataset scripts are no longer supported"
+
+
+def script_only_error(hub: Hub, local: str, err: Exception) -> DataError:
+    """The error for a repository that is a loading script: names it and what to use instead."""
+    instead = SCRIPT_ONLY.get(hub.path) or (
+        f"a repository with data files (parquet, json, csv), this repository's parquet conversion "
+        f"(revision 'refs/convert/parquet', with data_dir set to the configuration's folder), or the release "
+        f"files ({local})")
+    return DataError(f"{hub.describe()} is a dataset loading script on the Hugging Face hub, which datasets>=4 no "
+                     f"longer runs ({str(err)[:200]})", expected=f"instead: {instead}")
 
 
 @dataclass(frozen=True)
@@ -84,6 +129,7 @@ class Part:
     hub: Hub | None
     lang: str
     fields: tuple[tuple[str, Any], ...] = ()
+    no_hub: str = ""  # why a part has no hub copy, said in the error when its files are missing
 
 
 Plan = Callable[[str, str], list[Part]]  # (split, language) -> the parts to read
@@ -143,12 +189,12 @@ class DataSource:
             if present:
                 roots = sorted({str(r) for local in present for r in local.roots(base)})
                 names = " or ".join(repr(local.pattern) for local in part.local)
-                raise DataError(f"file missing: no {names} in this folder or below it", path=", ".join(roots),
+                raise MissingData(f"file missing: no {names} in this folder or below it", path=", ".join(roots),
                                 expected="the split's release file, under its release name (see the task's description)")
         if part.hub is None:
             folders = "; ".join(f"{'|'.join(l.folders)}/**/{l.pattern}" for l in part.local)
-            raise DataError(
-                "no local release files and no hub copy of this data",
+            raise MissingData(
+                "no local release files and no hub copy of this data" + (f" ({part.no_hub})" if part.no_hub else ""),
                 expected=f"release files under the data directory ({folders}); set study.data_dir in the spec "
                          f"or {DATA_DIR_ENV}" + ("" if base is None else f" (now {base})"))
         return "hub", part.hub
@@ -168,12 +214,14 @@ class DataSource:
     def _load_hub(self, part: Part, hub: Hub, ctx: Any) -> list[dict]:
         import datasets
 
+        local = "; ".join(f"{'|'.join(l.folders)}/**/{l.pattern}" for l in part.local) or "none known"
         try:
-            ds = datasets.load_dataset(hub.path, hub.name, split=hub.split)
+            ds = datasets.load_dataset(hub.path, split=hub.split, **hub.load_kwargs())
         except Exception as err:  # noqa: BLE001 - every hub failure gets the same actionable message
+            if SCRIPT_ERROR in str(err):
+                raise script_only_error(hub, local, err) from None
             offline = any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
-            local = "; ".join(f"{'|'.join(l.folders)}/**/{l.pattern}" for l in part.local) or "none known"
-            raise DataError(
+            raise MissingData(
                 f"cannot load {hub.describe()} from the Hugging Face hub{' (offline mode is on)' if offline else ''}: "
                 f"{type(err).__name__}: {str(err)[:300]}",
                 expected=f"either the release files under a data directory ({local}; set study.data_dir in the "
@@ -189,7 +237,8 @@ class DataSource:
         for part in self.parts(split, lang):
             kind, what = self.resolve(part, ctx)
             if kind == "hub":
-                out.append(["hub", what.path, what.name, what.split, part.lang, list(part.fields)])
+                out.append(["hub", what.path, what.name, what.split, part.lang, list(part.fields)]
+                           + ([what.revision, what.data_dir] if what.revision or what.data_dir else []))
                 continue
             local, files = what
             paths = list(files)

@@ -4,6 +4,15 @@ Long contexts are split into overlapping windows (doc stride, in tokens), as the
 implementations do; an answer is searched in every window and the best-scoring span wins. For tasks with
 unanswerable questions (SQuAD v2.0), a window without the answer is trained to point at the first token,
 and a question is answered with "" when the first token's score beats the best span's.
+
+Every window holds the question, the special tokens and a piece of the context, so the question's length
+decides the room left for the context. As the reference SQuAD scripts do (XTREME: max_query_length 64 at
+max_seq_length 384), the question is cut to a maximum number of tokens: 64, and never more than half of
+what the special tokens leave, so that at short max lengths the context keeps at least half of the window.
+The stride is then computed from the room that is left for the context (at most half of it, so windows
+advance by at least half the room); `tokenizers` refuses a stride that is not strictly less than that
+room, with a panic. Below `SpanQA.min_length` tokens a window is too small for the task, and
+`xstudy validate` rejects such a max_length.
 """
 
 from __future__ import annotations
@@ -19,6 +28,41 @@ from study.tasks.base import Features, Format, Predictions, TokenHead, attention
 
 MAX_ANSWER_TOKENS = 30  # the reference SQuAD post-processing's max_answer_length
 N_BEST = 20
+MAX_QUERY_TOKENS = 64  # the reference SQuAD scripts' max_query_length (XTREME: 64 at max_seq_length 384)
+# The shortest max_length: with up to 4 special tokens (XLM-R's pair template), 32 leaves a question of up to 14
+# tokens, a context room of at least 14 and a stride of 7, so every answer of up to 8 tokens lies whole in a window.
+MIN_MAX_LENGTH = 32
+
+
+def query_limit(max_length: int, specials: int) -> int:
+    """Question tokens kept in a window of `max_length` tokens with `specials` special tokens."""
+    return max(1, min(MAX_QUERY_TOKENS, (max_length - specials) // 2))
+
+
+def window_stride(doc_stride: int, max_length: int, specials: int) -> int:
+    """Context tokens shared by consecutive windows: the task's doc stride, at most half of the room a question
+    of the longest kept length leaves (strictly less than that room, as `tokenizers` requires)."""
+    room = max_length - specials - query_limit(max_length, specials)
+    return max(0, min(doc_stride, room // 2))
+
+
+def truncate_questions(questions: Sequence[str], tokenizer: Any, limit: int) -> list[str]:
+    """Each question cut after its `limit`-th token (at that token's last character), so that it tokenizes to at
+    most `limit` tokens; shorter questions are returned as they are."""
+    out = list(questions)
+    pending = list(range(len(out)))
+    for attempt in range(limit):
+        if not pending:
+            break
+        enc = tokenizer([out[i] for i in pending], add_special_tokens=False, return_offsets_mapping=True)
+        longer = []
+        for i, ids, offsets in zip(pending, enc["input_ids"], enc["offset_mapping"]):
+            if len(ids) > limit:
+                # Where a cut text tokenizes into more pieces than the prefix it came from, cut one token earlier.
+                out[i] = out[i][: offsets[limit - 1 - attempt][1]]
+                longer.append(i)
+        pending = longer
+    return out
 
 
 def _trim(context: str, offset: Sequence[int]) -> list[int]:
@@ -33,15 +77,21 @@ def _trim(context: str, offset: Sequence[int]) -> list[int]:
 class SpanQA(Format):
     name = "span_qa"
 
+    min_length = MIN_MAX_LENGTH
+
     def features(self, examples: Sequence[dict], tokenizer: Any, max_length: int, task, train: bool) -> Features:
-        # The stride must leave room for the question; on tiny max lengths it is capped at half the window.
-        stride = min(task.doc_stride, max_length // 2)
+        if max_length < self.min_length:
+            raise ValueError(f"task {task.name}: max_length {max_length} is too short for span QA "
+                             f"(at least {self.min_length} tokens: question, context window and special tokens)")
+        specials = tokenizer.num_special_tokens_to_add(pair=True)
+        limit = query_limit(max_length, specials)
+        questions = truncate_questions([ex["question"].lstrip() for ex in examples], tokenizer, limit)
         enc = tokenizer(
-            [ex["question"].lstrip() for ex in examples],
+            questions,
             [ex["context"] for ex in examples],
             truncation="only_second",
             max_length=max_length,
-            stride=stride,
+            stride=window_stride(task.doc_stride, max_length, specials),
             return_overflowing_tokens=True,
             return_offsets_mapping=True,
         )

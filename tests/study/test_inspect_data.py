@@ -32,10 +32,11 @@ def test_json_counts_on_the_shared_data(capsys, shared_data, task, langs, expect
     result = json.loads(out)
     assert result["task"] == task
     assert result["splits"] == expected
-    if lacking:  # reported with the file, and the exit code says so
-        assert code == 1 and lacking in result["errors"][0] and lacking in err
+    assert code == 0 and "errors" not in result  # without a spec, a missing split is shown, not an error
+    if lacking:  # marked missing, and the note names the file looked for
+        assert sum(len(v) for v in result["missing"].values()) == 1 and lacking in err and "missing:" in err
     else:
-        assert code == 0 and "errors" not in result
+        assert result["missing"] == {}
 
 
 def test_tables_and_first_examples(capsys, shared_data):
@@ -45,10 +46,10 @@ def test_tables_and_first_examples(capsys, shared_data):
     assert "1000" in out
 
 
-def test_missing_and_malformed_files_exit_1_with_the_file(capsys, tmp_path):
+def test_missing_and_malformed_files_are_told_apart(capsys, tmp_path):
     (tmp_path / "tatoeba").mkdir()
     code, out, err = run(capsys, "tatoeba", ["de"], str(tmp_path), True)
-    assert code == 1 and json.loads(out)["splits"] == {}
+    assert code == 0 and json.loads(out)["splits"] == {} and json.loads(out)["missing"] == {"de": ["test"]}
     assert "tatoeba.deu-eng.deu" in err and str(tmp_path / "tatoeba") in err
     (tmp_path / "tatoeba" / "tatoeba.deu-eng.deu").write_text("a\nb\n")
     (tmp_path / "tatoeba" / "tatoeba.deu-eng.eng").write_text("A\n")
@@ -66,8 +67,74 @@ def test_unknown_task_or_language_exit_2(capsys, tmp_path):
 def test_all_languages_by_default(capsys, tmp_path):
     (tmp_path / "xcopa").mkdir()
     code, out, err = run(capsys, "xcopa", None, str(tmp_path), True)
-    assert code == 1
-    assert err.count("error:") == 1 + 2 * 11 + 1  # COPA train and dev (en), then val and test of 11 languages
+    assert code == 0
+    missing = json.loads(out)["missing"]
+    assert missing["en"] == ["train", "dev"] and len(missing) == 12  # COPA (en), then val and test of 11 languages
+    assert sum(line.startswith("missing: ") for line in err.splitlines()) == 1 + 2 * 11 + 1
+
+
+# Two sentences of a CoNLL-U test file, as UD's Hindi PUD treebank ships it (hi_pud-ud-test.conllu).
+HI_PUD = """# sent_id = n01001011
+# text = यह एक परीक्षा है।
+1\tयह\tयह\tPRON\t_\t_\t4\tnsubj\t_\t_
+2\tएक\tएक\tNUM\t_\t_\t3\tnummod\t_\t_
+3\tपरीक्षा\tपरीक्षा\tNOUN\t_\t_\t4\tnmod\t_\t_
+4\tहै\tहै\tAUX\t_\t_\t0\troot\t_\tSpaceAfter=No
+5\t।\t।\tPUNCT\t_\t_\t4\tpunct\t_\t_
+
+# sent_id = n01001012
+# text = ठीक है।
+1\tठीक\tठीक\tADJ\t_\t_\t2\tamod\t_\t_
+2\tहै\tहै\tAUX\t_\t_\t0\troot\t_\tSpaceAfter=No
+3\t।\t।\tPUNCT\t_\t_\t2\tpunct\t_\t_
+
+"""
+
+
+def zero_shot_spec(folder, data_dir, target_languages=("hi",)) -> str:
+    import yaml
+
+    path = folder / "spec.yaml"
+    path.write_text(yaml.safe_dump({
+        "study": {"name": "s", "storage": str(folder / "out"), "data_dir": str(data_dir)},
+        "models": [{"name": "m", "source": {"builtin": "tiny"}, "steps": [0, 10]}],
+        "intermediate_tasks": ["none"], "target_tasks": [{"task": "udpos", "languages": list(target_languages)}],
+    }))
+    return str(path)
+
+
+def test_a_test_only_treebank_reports_its_test_split_and_a_spec_decides(capsys, tmp_path):
+    data = tmp_path / "data"
+    (data / "udpos" / "UD_Hindi-PUD").mkdir(parents=True)
+    (data / "udpos" / "UD_Hindi-PUD" / "hi_pud-ud-test.conllu").write_text(HI_PUD, encoding="utf-8")
+    code, out, err = run(capsys, "udpos", ["hi"], str(data), True)
+    result = json.loads(out)
+    assert code == 0 and result["splits"] == {"hi": {"test": 2}} and result["missing"] == {"hi": ["dev"]}
+    assert "hi_*-ud-dev.conllu" in err
+    code, out, _ = run(capsys, "udpos", ["hi"], str(data), False)
+    assert code == 0 and "missing" in out
+    # Zero-shot needs English train and dev and the target language's test: Hindi's dev is not needed.
+    spec = zero_shot_spec(tmp_path, data)
+    code, out, err = run(capsys, "udpos", ["hi"], None, True, spec)  # the data directory comes from the spec
+    assert code == 0 and json.loads(out)["needed_missing"] == []
+    code, out, err = run(capsys, "udpos", ["en", "hi"], None, True, spec)
+    assert code == 1 and json.loads(out)["needed_missing"] == [["dev", "en"], ["train", "en"]]
+    assert err.count("error:") == 2 and "en_*-ud-train.conllu" in err
+    code, out, err = run(capsys, "udpos", ["en", "hi"], None, False, spec)
+    assert code == 1 and "missing (needed)" in out
+    # A target language whose test is missing is needed too.
+    code, out, _ = run(capsys, "udpos", ["th"], str(data), True, zero_shot_spec(tmp_path, data, ["th"]))
+    assert code == 1 and json.loads(out) == {"task": "udpos", "splits": {}, "missing": {"th": ["test"]},
+                                             "needed_missing": [["test", "th"]]}
+
+
+def test_malformed_files_are_errors_and_a_spec_must_read_the_task(capsys, tmp_path):
+    (tmp_path / "udpos").mkdir()
+    (tmp_path / "udpos" / "hi_pud-ud-test.conllu").write_text("1\tyah\tPRON\n", encoding="utf-8")
+    code, out, err = run(capsys, "udpos", ["hi"], str(tmp_path), True)
+    assert code == 1 and "hi_pud-ud-test.conllu:1" in json.loads(out)["errors"][0] and "error:" in err
+    code, _, err = run(capsys, "xnli", ["de"], str(tmp_path), True, zero_shot_spec(tmp_path, tmp_path))
+    assert code == 2 and "reads nothing of task xnli" in err
 
 
 def test_a_study_checks_all_its_data_before_compute(tmp_path):

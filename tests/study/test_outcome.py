@@ -45,6 +45,14 @@ def test_an_interruption_exits_128_plus_the_signal_and_says_how_to_resume():
     assert ended.exit_code == 143 and "interrupted (SIGTERM)" in ended.lines()[0]
 
 
+def test_a_trial_ended_by_a_data_error_counts_as_errored():
+    # Tune saw it end normally (it is not retried); its record under failed/ makes it an error
+    ended = outcome.of_grid(Grid([result(), result()], terminated=2), "/s", "t", None,
+                            failed={"abcde_00001": "DataError: panic in the tokenizer"})
+    assert ended.exit_code == 1 and ended.finished == 1 and not ended.interrupted
+    assert "  abcde_00001: DataError: panic in the tokenizer" in ended.lines()
+
+
 def test_trial_ids_of_ray_folders():
     assert outcome.trial_id_of_folder("/x/xstudy_trial_5e7a1_00012_12_point=a_2026") == "5e7a1_00012"
     assert outcome.trial_id_of_folder("/x/xstudy_trial_5e7a1_00012") == "5e7a1_00012"

@@ -187,6 +187,32 @@ def test_non_finite_loss_stops_the_trial_with_its_reason(tmp_path):
     assert not (tmp_path / "t" / "rows" / "nan").exists(), "no rows from a diverged run"
 
 
+def test_a_tokenization_error_fails_the_trial_at_once_with_its_reason(tmp_path, monkeypatch):
+    import json
+
+    from study import data, status
+    from study.tasks.span_qa import SpanQA
+
+    def old_stride_rule(self, examples, tokenizer, max_length, task, train):
+        # What span QA did before the query limit: a stride of half the window, whatever the question leaves.
+        return tokenizer([" ".join([ex["question"]] * 4) for ex in examples], [ex["context"] for ex in examples],
+                         truncation="only_second", max_length=max_length, stride=max_length // 2,
+                         return_overflowing_tokens=True)
+
+    monkeypatch.setattr(SpanQA, "features", old_stride_rule)
+    monkeypatch.setattr(data, "FEATURES_VERSION", "never-cached")  # tokenized here, not read from the cache
+    spec = small_spec(str(tmp_path), intermediate_tasks=["none", "builtin_squad"])
+    reports = run_trial(spec, {**CONFIG, "intermediate_task": "builtin_squad"}, "bad")  # raises nothing
+    assert len(reports) == 1 and reports[0]["intermediate_steps"] == 10
+    reason = reports[0]["failed_reason"]
+    assert "TokenizationError" in reason and "PanicException: `stride` must be strictly less than" in reason
+    record = json.loads((tmp_path / "t" / "failed" / "bad.json").read_text())
+    assert "task builtin_squad, split train" in record["reason"] and "max_length 48" in record["reason"]
+    (tmp_path / "t" / "spec.json").write_text(spec.model_dump_json())
+    [trial] = status.gather(str(tmp_path / "t"))["trials"]
+    assert trial["state"] == status.ERRORED and trial["error"] == reason
+
+
 def test_test_predictions_are_written_in_the_submission_layout(full_run):
     spec, _, _ = full_run
     root = Path(spec.study.storage) / "t" / "predictions" / "full"

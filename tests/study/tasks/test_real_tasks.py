@@ -19,7 +19,7 @@ from study.data import data_fingerprint
 from study.spec import load_spec
 from study.tasks import registry
 from study.tasks import real_tasks as RT
-from study.tasks.languages import TATOEBA_CODES, XTREME_R_TASK_LANGUAGES, XTREME_TASK_LANGUAGES
+from study.tasks.languages import LANGUAGES, TATOEBA_CODES, XTREME_R_TASK_LANGUAGES, XTREME_TASK_LANGUAGES
 from study.tasks.readers import DataError
 from study.tasks.registry import LoadContext
 
@@ -106,8 +106,8 @@ HUB = {
     ("squad_v2", "dev", "en"): [("rajpurkar/squad_v2", None, "validation")],
     ("hellaswag", "train", "en"): [("Rowan/hellaswag", None, "train")],
     ("commonsenseqa", "dev", "en"): [("tau/commonsense_qa", None, "validation")],
-    ("cosmosqa", "dev", "en"): [("allenai/cosmos_qa", None, "validation")],
-    ("socialiqa", "train", "en"): [("allenai/social_i_qa", None, "train")],
+    ("cosmosqa", "dev", "en"): [],  # allenai/cosmos_qa is a loading script: release files only
+    ("socialiqa", "train", "en"): [("lighteval/siqa", None, "train")],
     ("ccg", "train", "en"): [],
     ("xnli", "train", "en"): [("facebook/xnli", "en", "train")],
     ("xnli", "test", "de"): [("facebook/xnli", "de", "test")],
@@ -120,16 +120,16 @@ HUB = {
     ("xquad", "train", "en"): [("rajpurkar/squad", None, "train")],
     ("xquad", "dev", "en"): [("rajpurkar/squad", None, "validation")],
     ("xquad", "test", "ro"): [("google/xquad", "xquad.ro", "validation")],
-    ("mlqa", "test", "hi"): [("facebook/mlqa", "mlqa.hi.hi", "test")],
-    ("mlqa", "dev", "en"): [("facebook/mlqa", "mlqa.en.en", "validation")],
+    ("mlqa", "test", "hi"): [("google/xtreme", "MLQA.hi.hi", "test")],
+    ("mlqa", "dev", "en"): [("google/xtreme", "MLQA.en.en", "validation")],
     ("tydiqa", "train", "en"): [("google-research-datasets/tydiqa", "secondary_task", "train")],
     ("tydiqa", "test", "sw"): [("google-research-datasets/tydiqa", "secondary_task", "validation")],
     ("bucc2018", "test", "fr"): [("google/xtreme", "bucc18.fr", "validation"), ("google/xtreme", "bucc18.fr", "test")],
     ("bucc2018", "dev", "zh"): [("google/xtreme", "bucc18.zh", "validation")],
     ("tatoeba", "test", "fa"): [("google/xtreme", "tatoeba.pes", "validation")],
     ("tatoeba", "test", "az"): [],
-    ("xcopa", "train", "en"): [("aps/super_glue", "copa", "train")],
-    ("xcopa", "dev", "en"): [("aps/super_glue", "copa", "validation")],
+    ("xcopa", "train", "en"): [("aps/super_glue", None, "train", "refs/convert/parquet", "copa")],
+    ("xcopa", "dev", "en"): [("aps/super_glue", None, "validation", "refs/convert/parquet", "copa")],
     ("xcopa", "test", "qu"): [("cambridgeltl/xcopa", "qu", "test")],
     ("mewslix", "test", "de"): [],
     ("lareqa", "test", "de"): [("google-research-datasets/xquad_r", x, "validation") for x in XTREME_R_TASK_LANGUAGES["lareqa"]],
@@ -140,7 +140,7 @@ HUB = {
 def test_hub_ids_and_configs(key):
     task, split, lang = key
     refs = registry.get(task).loader.hub_refs()[(split, lang)]
-    assert [(h.path, h.name, h.split) for h in refs] == HUB[key]
+    assert [(h.path, h.name, h.split) + ((h.revision, h.data_dir) if h.revision or h.data_dir else ()) for h in refs] == HUB[key]
 
 
 def test_every_split_has_a_source():
@@ -171,6 +171,43 @@ def test_local_only_tasks_say_so(tmp_path, monkeypatch):
         with pytest.raises(DataError, match="no hub copy") as info:
             load(task, split, lang, tmp_path)
         assert f"task {task}" in str(info.value)
+
+
+def test_a_script_only_repository_is_named_with_what_to_use_instead(monkeypatch):
+    # What datasets>=4 raises for a repository that still has its loading script at the root.
+    def script(path, **kwargs):
+        raise RuntimeError(f"Dataset scripts are no longer supported, but found {path.split('/')[-1]}.py")
+
+    monkeypatch.delenv("XSTUDY_DATA_DIR", raising=False)
+    monkeypatch.setattr(datasets, "load_dataset", script)
+    with pytest.raises(DataError) as info:
+        load("xcopa", "train", "en", None)
+    message = str(info.value)
+    for needed in ("'aps/super_glue'", "revision 'refs/convert/parquet'", "data_dir 'copa'", "loading script",
+                   "datasets>=4", "train.jsonl", "val.jsonl"):
+        assert needed in message, needed
+    with pytest.raises(DataError) as info:  # a repository the registry does not know: the generic advice
+        RT.DataSource("t", {"test": ["en"]}, lambda s, l: [RT.Part((), RT.Hub("someone/old", None, "test", RT.hub_copa), "en")])(
+            "test", "en", LoadContext())
+    assert "'someone/old'" in str(info.value) and "refs/convert/parquet" in str(info.value)
+
+
+def test_cosmosqa_is_read_from_its_release_files_only(tmp_path, monkeypatch, no_hub):
+    monkeypatch.delenv("XSTUDY_DATA_DIR", raising=False)
+    for split, file in (("train", "train.csv"), ("dev", "valid.csv")):
+        with pytest.raises(DataError) as info:
+            load("cosmosqa", split, "en", tmp_path)
+        message = str(info.value)
+        assert file in message and "allenai/cosmos_qa" in message and "loading script" in message
+
+
+def test_udpos_test_only_languages_have_no_dev_split():
+    task = registry.get("udpos")
+    for lang in ("kk", "th", "tl", "yo"):  # UD 2.5: test only, or (kk) train and test
+        assert lang in task.splits["test"] and lang not in task.splits["dev"]
+        assert [(h.path, h.name, h.split) for h in task.loader.hub_refs()[("test", lang)]] == [
+            ("google/xtreme", f"udpos.{LANGUAGES[lang].name}", "test")]
+    assert {"hi", "de", "en"} <= set(task.splits["dev"])
 
 
 def _xnli_file(folder: Path) -> Path:
