@@ -42,11 +42,12 @@ def tracked(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         for variable in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "WANDB_PROJECT", "WANDB_API_KEY"):
             mp.delenv(variable, raising=False)
-        mp.setenv("WANDB_MODE", "offline")  # Ray's workers (W&B's logging actors) inherit it
-        mp.setenv("WANDB_SILENT", "true")
+        mp.setenv("WANDB_MODE", "offline")  # Ray's workers (W&B's logging actors) inherit it from Ray's start:
+        mp.setenv("WANDB_SILENT", "true")  # so this study starts a Ray of its own, after setting them
+        ray.shutdown()
         launch.init_ray(None, num_cpus=2)
         try:
-            grid, _ = launch.run(spec)
+            grid = launch.run(spec).grid
         finally:
             ray.shutdown()
     study = work / "store" / NAME
