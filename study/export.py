@@ -8,7 +8,7 @@ What it writes (the README lists the columns of each table):
 - `results.parquet`, `results.csv`: the results table;
 - `pareto_front.csv`; `pareto.png/.svg` (the overall score) and `pareto_<task>.png/.svg`: fronts of the
   zero-shot score against cost, per size on steps and across sizes on FLOPs;
-- `gains.csv`, `gains.png/.svg`: gain over the step-0 baseline with 95% bootstrap intervals over seeds;
+- `gains.csv`, `gains.png/.svg`: gain over the step-0 baseline with 95% paired t intervals over seeds;
 - `size_comparison.csv`, `size_comparison.png/.svg`: does the gain grow or shrink with model size;
 - `language_gains.csv`, `language_gains[_family|_script].png/.svg`: gains per language (or family, script);
 - `dev_vs_zero_shot.csv`, `rank_correlation.csv`, `dev_vs_zero_shot.png/.svg`: English dev against
@@ -35,8 +35,6 @@ from study import results, storage
 
 OBJECTIVE = "target_task"  # the column naming what a score is of: a target task, or "overall"
 GROUPINGS = ("family", "script")  # language properties the per-language heatmap is also grouped by
-N_BOOT = 2000  # bootstrap resamples per interval
-BOOT_SEED = 0  # seeds every interval's generator, so an export is reproducible
 
 
 @dataclass
@@ -54,7 +52,7 @@ class Tables:
     rank_correlation: pd.DataFrame
 
 
-def analyse(df: pd.DataFrame, n_boot: int = N_BOOT, seed: int = BOOT_SEED) -> Tables:
+def analyse(df: pd.DataFrame) -> Tables:
     """Every table of the report from the results table (a pure function of `df`)."""
     per_task = aggregate.task_scores(df, split="test")
     overall = aggregate.overall_scores(df, split="test").assign(**{OBJECTIVE: OVERALL})
@@ -62,15 +60,13 @@ def analyse(df: pd.DataFrame, n_boot: int = N_BOOT, seed: int = BOOT_SEED) -> Ta
     fronts = pareto.study_fronts(points, objective=OBJECTIVE)
 
     gain_table = pd.concat(
-        [gains.gains_over_baseline(overall, n_boot=n_boot, seed=seed),
-         gains.gains_over_baseline(per_task, n_boot=n_boot, seed=seed)], ignore_index=True,
+        [gains.gains_over_baseline(overall), gains.gains_over_baseline(per_task)], ignore_index=True,
     )
     comparison = pd.concat(
-        [gains.size_comparison(overall, n_boot=n_boot, seed=seed),
-         gains.size_comparison(per_task, n_boot=n_boot, seed=seed)], ignore_index=True,
+        [gains.size_comparison(overall), gains.size_comparison(per_task)], ignore_index=True,
     )
     properties = language_properties()
-    per_language = gains.gains_over_baseline(aggregate.language_scores(df, split="test"), n_boot=n_boot, seed=seed)
+    per_language = gains.gains_over_baseline(aggregate.language_scores(df, split="test"))
     per_language = per_language.merge(properties[["language", *GROUPINGS]], on="language", how="left")
     for column in GROUPINGS:
         per_language[column] = per_language[column].fillna(languages.UNKNOWN)
@@ -192,8 +188,10 @@ def render(tables: Tables, uri: str) -> str:
 
     gain_section = report.Section(
         "Gains over the no-intermediate baseline",
-        "Mean gain in points over the step-0 baseline of the same size and seed, with 95% percentile "
-        "bootstrap intervals over seeds (one seed gives an interval of zero width).",
+        "Mean gain in points over the step-0 baseline of the same size and seed, with 95% paired Student-t "
+        "intervals over seeds (each seed's gain over its own baseline). With one seed there is no interval: "
+        "the point is marked '1 seed'. The intervals cover the spread between seeds, not the sampling of "
+        "the test examples, which every seed shares.",
     )
     trained = tables.gains[tables.gains["intermediate_steps"] > 0]
     if trained.dropna(subset=["gain"]).empty:
@@ -206,8 +204,9 @@ def render(tables: Tables, uri: str) -> str:
     comparison = report.Section(
         "Does the gain grow or shrink with model size?",
         "For each pair of sizes and each step count both ran: the larger size's gain minus the smaller's, "
-        "with a 95% bootstrap interval (each size's seeds resampled on their own). 'grows' and 'shrinks' "
-        "mean the interval excludes 0; with fewer than 2 seeds per size no verdict is given.",
+        "with a 95% Welch t interval (the sizes' seeds are independent samples with their own spreads). "
+        "'grows' and 'shrinks' mean the interval excludes 0; with fewer than 2 seeds per size there is no "
+        "interval and no verdict.",
     )
     if tables.size_comparison.empty:
         comparison.items.append("<p>No step count has results from two sizes yet.</p>")
