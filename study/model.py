@@ -86,29 +86,22 @@ def hub_model_cached(source: HubSource) -> bool:
 
 
 def prepare_builtin(sources: list[BuiltinSource]) -> list[str]:
-    """Pretrain several built-in sizes at once, one process and one thread each.
+    """Pretrain several built-in sizes at once, side by side.
 
-    Tiny encoders barely use a second thread, so building the sizes side by side takes about as long as
-    the largest alone instead of their sum. The shared tokenizer is built first.
+    Each build is its own single-threaded process (`study.tiny_models.build_model`), so building the sizes
+    together takes about as long as the largest alone instead of their sum. The shared tokenizer is built
+    first.
     """
     import concurrent.futures
     import functools
-    import multiprocessing
 
     from study.tiny_models import TINY_SIZES, ensure_tokenizer
 
     if not sources:
         return []
     ensure_tokenizer(TINY_SIZES[sources[0].builtin])
-    if len(sources) == 1:
-        return [ensure_builtin(sources[0], build=True)]
-    ctx = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(len(sources), mp_context=ctx, initializer=_one_thread) as pool:
+    with concurrent.futures.ThreadPoolExecutor(len(sources)) as pool:
         return list(pool.map(functools.partial(ensure_builtin, build=True), sources))
-
-
-def _one_thread() -> None:
-    torch.set_num_threads(1)
 
 
 def load_encoder(spec: ModelSpec) -> Encoder:
