@@ -26,6 +26,8 @@ COST_LABELS = {
     "intermediate_seconds": "intermediate-training wall time (s)",
 }
 SCORE_LABEL = "zero-shot score (mean over tasks, 0-100)"
+# ASHA's signal, as `analysis.aggregate.dev_signal` computes it.
+SIGNAL_LABEL = "ASHA's signal: English dev, chance-normalised (0 chance, 100 perfect), mean over tasks"
 # Beyond this many decades (a factor of 100) between the smallest and largest positive cost, a linear axis
 # squeezes the cheap milestones against zero.
 LOG_SPAN_DECADES = 2.0
@@ -335,7 +337,7 @@ def draw_dev_vs_zero_shot(ax: Axes, points: pd.DataFrame, steps: list[int]) -> A
         at = points[points[MILESTONE] == value]
         if not at.empty:
             ax.scatter(at["dev"], at["zero_shot"], s=22, alpha=0.8, color=colours[value], label=f"{value} steps")
-    ax.set_xlabel("English dev score (ASHA's signal, 0-100)")
+    ax.set_xlabel(SIGNAL_LABEL)
     ax.set_ylabel("zero-shot score without English (0-100)")
     ax.grid(True, alpha=0.3)
     if ax.get_legend_handles_labels()[0]:

@@ -29,6 +29,7 @@ from analysis.plots import (
     GAIN_LABEL,
     LOG_SPAN_DECADES,
     ONE_SEED,
+    SIGNAL_LABEL,
     objective_label,
     size_order,
 )
@@ -294,7 +295,7 @@ def dev_vs_zero_shot_figure(points: pd.DataFrame, correlations: pd.DataFrame) ->
                 continue
             text = [
                 f"<b>{r['model']}</b>, {r['intermediate_task']}, {value} steps, seed {r['seed']}<br>"
-                f"trial {r['trial_id']}<br>dev {r['dev']:.2f}, zero-shot {r['zero_shot']:.2f}<br>"
+                f"trial {r['trial_id']}<br>signal {r['dev']:.2f}, zero-shot {r['zero_shot']:.2f}<br>"
                 f"{_config_lines(r.get('config', ''))}"
                 for _, r in at.iterrows()
             ]
@@ -303,7 +304,7 @@ def dev_vs_zero_shot_figure(points: pd.DataFrame, correlations: pd.DataFrame) ->
                 marker={"color": shades[j], "size": 9, "line": {"color": _colours(sizes)[model], "width": 1.5}},
                 name=f"{model}, {value} steps", legendgroup=model, legendgrouptitle_text=model,
             ), row=1, col=k + 1)
-    fig.update_xaxes(title_text="English dev score (ASHA's signal, 0-100)")
+    fig.update_xaxes(title_text=SIGNAL_LABEL)
     fig.update_yaxes(title_text="zero-shot score without English (0-100)", col=1)
     return _layout(fig, "Does English dev predict zero-shot transfer?", rows=1)
 

@@ -58,6 +58,8 @@ def builtin_config(source: BuiltinSource):
     cfg = TINY_SIZES[source.builtin]
     if source.mlm_steps is not None:
         cfg = dataclasses.replace(cfg, mlm_steps=source.mlm_steps)
+    if source.mlm_seed is not None:
+        cfg = dataclasses.replace(cfg, seed=source.mlm_seed)
     return cfg
 
 

@@ -62,6 +62,7 @@ SCHEMA = pa.schema(
         ("target_accelerator_seconds", pa.float64()),
         ("eval_accelerator_seconds", pa.float64()),
         ("mixture", pa.string()),  # multi-task intermediate training: task -> sampling share, as JSON
+        ("chance", pa.float64()),  # English dev rows: the task's chance score (ASHA's signal is normalised by it)
     ]
 )
 COLUMNS = tuple(SCHEMA.names)
@@ -69,6 +70,7 @@ ADDED_DEFAULTS: dict[str, Any] = {
     "cooldown_steps": 0, "cooldown_tokens": 0, "cooldown_seconds": 0.0,
     "intermediate_accelerator_seconds": 0.0, "cooldown_accelerator_seconds": 0.0,
     "target_accelerator_seconds": 0.0, "eval_accelerator_seconds": 0.0, "mixture": "",
+    "chance": float("nan"),
 }
 
 

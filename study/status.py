@@ -88,7 +88,11 @@ def gather(path: str) -> dict[str, Any]:
 
     table = results.collect(uri)
     _fill_from_rows(trials, table)
-    best = _best(table)
+    from analysis.aggregate import BENCHMARK_NAMES
+    from study.spec import convention_of
+
+    convention = convention_of(spec)
+    best = _best(table, convention)
     milestones = _milestones(spec)
     for trial in trials.values():
         trial.final_milestone = _final_milestone(trial, milestones)
@@ -105,6 +109,8 @@ def gather(path: str) -> dict[str, Any]:
         "study": spec.get("study", {}).get("name") or storage.parent_and_name(uri)[1],
         "path": uri,
         "snapshot_at": now.isoformat(timespec="seconds"),
+        "benchmark": BENCHMARK_NAMES.get(convention.benchmark or "") if spec else None,
+        "overall_score": convention.describe(),
         "running": bool(counts[RUNNING] or counts[PENDING] or (planned and len(trials) < planned["total"])),
         "planned_trials": planned,
         "trials_by_state": {s: counts.get(s, 0) for s in STATES},
@@ -155,6 +161,7 @@ def render(status: dict[str, Any]) -> list[Any]:
         f"[bold]study {status['study']}[/] at {status['path']}: "
         f"{'[yellow]in progress[/]' if status['running'] else '[green]done[/]'}; snapshot {status['snapshot_at']}"
     )
+    out.append(f"benchmark {status.get('benchmark') or 'none'}; {status.get('overall_score', '')}")
     out.append(
         f"started {time['started_at'] or '-'}, last report {time['last_report_at'] or '-'}, "
         f"elapsed {_duration(elapsed)}, trial time {_duration(time['trial_seconds'])} (summed over trials)"
@@ -414,8 +421,9 @@ def _milestones_done(trials, sizes, milestones, planned) -> dict[str, dict[str, 
     return out
 
 
-def _best(table) -> dict[str, dict[str, Any]]:
-    """Per size, the (trial, milestone) with the best English dev score, and its zero-shot score."""
+def _best(table, convention) -> dict[str, dict[str, Any]]:
+    """Per size, the (trial, milestone) with the best English dev score (ASHA's signal), and its zero-shot
+    score under the study's `convention`."""
     if table.empty:
         return {}
     from analysis.aggregate import MILESTONE_KEYS, config_without_seed, dev_signal, overall_scores
@@ -423,7 +431,8 @@ def _best(table) -> dict[str, dict[str, Any]]:
     dev = dev_signal(table).dropna(subset=["score"])
     if dev.empty:
         return {}
-    test = overall_scores(table, split="test").set_index(list(MILESTONE_KEYS))["score"]
+    test = overall_scores(table, split="test", metrics=convention.metrics(table),
+                          expected_languages=convention.languages).set_index(list(MILESTONE_KEYS))["score"]
     out = {}
     for model, group in dev.groupby("model", sort=False):
         row = group.loc[group["score"].idxmax()]

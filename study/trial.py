@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from analysis.aggregate import asha_signal
 from study import recovery, results, state_io, storage
 from study.baselines import chance_of
 from study.data import Split, load_split
@@ -54,15 +55,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def normalised(score: float, chance: float) -> float:
-    """A dev score on a common scale: 0 at the task's chance level, 100 at a perfect score.
-
-    Tasks differ in how far above zero chance lies (tagging F1 of a majority guess, 1/3 for 3-way NLI), so
-    the ASHA signal averages (score - chance) / (100 - chance) rather than raw scores.
-    """
-    return 100.0 * (score - chance) / max(1e-9, 100.0 - chance)
 
 
 @dataclass
@@ -346,7 +338,7 @@ class Trial:
                 head = self._place(fmt.make_head(self.hidden, task))
                 if steps > 0:
                     fine_tune = self._fine_tune(task, encoder, head, steps)
-            langs = (target.languages or list(task.test_languages)) if zero_shot else []
+            langs = self.spec.languages_of(target) if zero_shot else []
             dev = [self._score(self._split(task.name, "dev", task.train_language, False), encoder, head)] if self._has_dev(task) else []
             tests = [self._score(self._split(task.name, "test", lang, False), encoder, head) for lang in langs]
             for lang, s in zip(langs, tests if self.writer else []):
@@ -364,6 +356,7 @@ class Trial:
                     rows.append({
                         **common, "target_task": task.name, "target_format": fmt.name, "language": s.lang,
                         "split": s.split, "metric": metric, "value": float(value), "higher_is_better": True,
+                        "chance": self.chance[task.name] if s.split == "dev" else float("nan"),
                         "target_steps": fine_tune.steps, "target_tokens": fine_tune.tokens,
                         "target_flops": 6.0 * n_params * fine_tune.tokens, "target_seconds": fine_tune.seconds,
                         "target_accelerator_seconds": self.gpus * fine_tune.seconds,
@@ -399,7 +392,7 @@ class Trial:
             return dev_scores.get(signal[5:], float("nan"))
         if not dev_scores:
             return float("nan")  # no target has an English dev set: nothing to rank on
-        return float(np.mean([normalised(v, self.chance[k]) for k, v in dev_scores.items()]))
+        return asha_signal(list(dev_scores.values()), [self.chance[k] for k in dev_scores])
 
     def _fine_tune(self, task: registry.Task, encoder: torch.nn.Module, head: torch.nn.Module, steps: int) -> Cost:
         """Fine-tune on the task's English training data; first on its `train_first` tasks, with the same

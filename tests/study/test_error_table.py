@@ -176,6 +176,10 @@ CASES = [
          r"models\[0\]\.source\.builtin: unknown built-in size 'huge'; known: \["),
     Case("spec: duplicate model name", run_spec(lambda d, tmp: d["models"].append(dict(TINY))),
          r"\(top level\): models: duplicate model name\(s\) \['tiny'\]"),
+    Case("spec: a task of the other benchmark",
+         run_spec(lambda d, tmp: d.update(benchmark="xtreme", target_tasks=[{"task": "xcopa", "languages": ["et"]}])),
+         r"target_tasks\[0\]: 'xcopa' is a task of benchmark 'xtreme-r', not of 'xtreme', so the overall score would "
+         r"be neither benchmark's"),
     Case("spec: not YAML", lambda tmp: ["run", str(write(tmp / "spec.yaml", "study:\n  name: x\n models: [\n"))],
          r"spec\.yaml: 1 error\(s\) line 3, column 2: not valid YAML"),
     # the cluster (asked once Ray is up, before the tuner is built)

@@ -150,3 +150,18 @@ def test_status_is_a_cli_command(live_study):
     result = CliRunner().invoke(app, ["status", str(live_study), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)
+
+
+def test_status_names_the_benchmark_and_the_score_convention(tmp_path):
+    from pathlib import Path
+
+    from study.spec import load_spec
+
+    spec = load_spec(Path(__file__).resolve().parents[2] / "search_spaces" / "xlmr_scale.yaml")
+    spec = spec.model_copy(update={"qa_score": "f1"})
+    (tmp_path / "xlmr").mkdir()
+    (tmp_path / "xlmr" / "spec.json").write_text(spec.model_dump_json())
+    gathered = status.gather(str(tmp_path / "xlmr"))
+    assert gathered["benchmark"] == "XTREME"
+    assert "XTREME overall" in gathered["overall_score"] and "F1 only" in gathered["overall_score"]
+    assert any("benchmark XTREME" in str(line) for line in status.render(gathered))

@@ -51,6 +51,19 @@ def test_reports_every_milestone_in_order(full_run):
         assert set(r) >= {"dev/builtin_pos", "dev/builtin_xnli", "dev/builtin_tatoeba", "test_mean", "intermediate_dev"}
 
 
+def test_the_report_dev_vs_zero_shot_shows_the_signal_asha_ranked(full_run):
+    # The trial reports ASHA's signal; the report recomputes it from the rows with the same function.
+    from analysis.transfer import dev_vs_zero_shot
+
+    _, reports, df = full_run
+    shown = dev_vs_zero_shot(df).set_index("intermediate_steps")["dev"]
+    for r in reports:
+        assert shown[r["intermediate_steps"]] == pytest.approx(r["dev_signal"], abs=1e-9)
+    dev = df[(df.split == "dev") & (df.metric == "score")]
+    assert dev.chance.notna().all() and (dev.groupby("target_task").chance.nunique() == 1).all()
+    assert dev.set_index("target_task").chance.loc["builtin_xnli"].iloc[0] > 0  # a majority label scores above 0
+
+
 def test_rows_are_tidy_and_complete(full_run):
     spec, _, df = full_run
     assert list(df.columns) == list(results.COLUMNS)
