@@ -39,7 +39,7 @@ import pandas as pd
 TRIAL_KEYS = ("study", "trial_id", "model", "model_params", "intermediate_task", "seed", "config")
 # The milestone: optimizer steps of intermediate training (0 = the no-intermediate baseline).
 MILESTONE = "intermediate_steps"
-# What it cost to reach a milestone: examples, non-padding tokens, FLOPs (6 x params x tokens), wall seconds.
+# What it cost to reach a milestone: examples, non-padding tokens, matmul FLOPs (`study.flops`), wall seconds.
 COST_COLUMNS = ("intermediate_examples", "intermediate_tokens", "intermediate_flops", "intermediate_seconds")
 SCORE_METRIC = "score"
 ENGLISH = "en"

@@ -19,7 +19,7 @@ from analysis.aggregate import MILESTONE
 from analysis.pareto import ALL_SIZES, FLOPS_AXIS, OVERALL, STEPS_AXIS
 
 COST_LABELS = {
-    "intermediate_flops": "intermediate-training FLOPs (6 x params x tokens)",
+    "intermediate_flops": "intermediate-training FLOPs (matmuls: 6 x non-embedding params x tokens + attention)",
     "intermediate_tokens": "intermediate-training tokens (non-padding)",
     "intermediate_examples": "intermediate-training examples",
     "intermediate_steps": "intermediate-training steps (optimizer steps)",

@@ -210,9 +210,9 @@ class DataParallelPhase(Phase):
                 cost = super().run(n_steps)
         finally:
             self.formats = formats
-        examples, tokens = self.group.all_reduce([cost.examples, cost.tokens])
+        examples, tokens, pairs = self.group.all_reduce([cost.examples, cost.tokens, cost.pairs])
         (seconds,) = self.group.all_reduce([cost.seconds], dist.ReduceOp.MAX)
-        return Cost(steps=cost.steps, examples=int(examples), tokens=int(tokens), seconds=seconds)
+        return Cost(steps=cost.steps, examples=int(examples), tokens=int(tokens), seconds=seconds, pairs=int(pairs))
 
     def _rng(self):
         """Rank 0 draws dropout from the trial's own random stream; the others from streams of their own,

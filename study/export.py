@@ -31,6 +31,7 @@ import pyarrow as pa
 
 from analysis import aggregate, gains, languages, pareto, plots, report, transfer
 from analysis.pareto import OVERALL
+from analysis.plots import COST_LABELS
 from study import results, storage
 
 OBJECTIVE = "target_task"  # the column naming what a score is of: a target task, or "overall"
@@ -195,7 +196,7 @@ def render(tables: Tables, uri: str) -> str:
         "Pareto fronts: zero-shot score against intermediate-training cost",
         "Each point is one configuration at one milestone, averaged over its seeds. Left: each model size's "
         "front on intermediate steps (how long to train it). Right: one front across sizes on FLOPs "
-        f"({FLOPS_WHAT}), which answers whether a large model trained briefly beats a small one trained "
+        f"({COST_LABELS[pareto.FLOPS_AXIS]}), which answers whether a large model trained briefly beats a small one trained "
         f"long. Scores: {tables.convention.describe()}.",
     )
     for i, objective in enumerate(objectives(tables.points)):

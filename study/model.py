@@ -15,6 +15,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from study.cache import REQUIRE_PREPARED_ENV, NotPrepared, require_prepared
+from study.flops import Shape, shape_of
 from study.spec import BuiltinSource, HubSource, ModelSpec, PathSource
 
 
@@ -22,8 +23,9 @@ from study.spec import BuiltinSource, HubSource, ModelSpec, PathSource
 class Encoder:
     module: nn.Module
     tokenizer: Any
-    n_params: int  # encoder parameters, embeddings included: the N of the 6 x N x tokens FLOPs estimate
+    n_params: int  # encoder parameters, embeddings included
     location: str  # folder or hub id it was loaded from
+    shape: Shape  # what its FLOPs depend on (non-embedding parameters, layers, attention width)
 
 
 def model_location(spec: ModelSpec) -> tuple[str, dict[str, Any]]:
@@ -121,7 +123,7 @@ def load_encoder(spec: ModelSpec) -> Encoder:
         # Non-reentrant: works under DDP and FSDP, and with inputs that need no gradient.
         module.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     n_params = sum(p.numel() for p in module.parameters())
-    return Encoder(module, tokenizer, n_params, location)
+    return Encoder(module, tokenizer, n_params, location, shape_of(module, config))
 
 
 def _has_pooler(config: Any) -> bool:

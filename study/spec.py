@@ -332,7 +332,31 @@ class StudySpec(Strict):
             raise ValueError(f"target_tasks: duplicate target task(s) {targets}")
         if self.asha.signal.startswith("task:") and self.asha.signal[5:] not in targets:
             raise ValueError(f"asha.signal names {self.asha.signal[5:]!r}, which is not a target task {targets}")
+        self._check_warmup()
         return self
+
+    def _check_warmup(self) -> None:
+        """A warmup at least as long as a run's budget never reaches its learning rate (and, in `independent`
+        mode, never decays): refused, naming the model and its milestones."""
+        warmup = self.intermediate_training.warmup_steps
+        if warmup == 0 or self.intermediate == ["none"]:
+            return
+        for i, m in enumerate(self.models):
+            grid = [s for s in m.milestones if s > 0]
+            if self.intermediate_training.schedule == "independent":
+                short = [s for s in grid if s <= warmup]
+                if short:
+                    raise ValueError(
+                        f"intermediate_training.warmup_steps {warmup} is at least models[{i}] ({m.name})'s step "
+                        f"budget(s) {short}: an independent run to such a budget would end before its warmup does "
+                        "and never decay; use fewer warmup steps or larger milestones"
+                    )
+            elif grid and grid[-1] <= warmup:
+                raise ValueError(
+                    f"intermediate_training.warmup_steps {warmup} is at least models[{i}] ({m.name})'s last milestone "
+                    f"{grid[-1]}: its trunk would end within the warmup, never at its learning rate; use fewer "
+                    "warmup steps or larger milestones"
+                )
 
     # --------------------------------------------------------------------------------- derived views
     @property

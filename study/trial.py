@@ -21,7 +21,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-import math
 import random
 import socket
 import tempfile
@@ -43,7 +42,18 @@ from study.predictions import write_predictions
 from study.spec import StudySpec
 from study.tasks import registry
 from study.tasks.registry import LoadContext
-from study.train import Cost, DataStream, Phase, StreamState, adamw, linear_decay_from, warmup_linear, warmup_stable
+from study.train import (
+    Cost,
+    DataStream,
+    Phase,
+    StreamState,
+    adamw,
+    ceil_steps,
+    cooldown_steps,
+    linear_decay_from,
+    warmup_linear,
+    warmup_stable,
+)
 
 TRAINABLE_NAME = "xstudy_trial"  # Tuner.restore needs the trainable under the same name
 HP_DEFAULTS = {"intermediate_lr": 1e-4, "target_lr": 1e-4, "weight_decay": None, "warmup_ratio": None}
@@ -134,7 +144,7 @@ class Trial:
                 },
                 optimizer=adamw([self.encoder.module, *heads.values()], lr, self.hp["weight_decay"]),
                 lr_at=(warmup_stable(lr, warmup) if self.mode == "branch"
-                       else warmup_linear(lr, self.budget, warmup / max(1, self.budget))),
+                       else warmup_linear(lr, self.budget, warmup)),
                 max_grad_norm=self.spec.intermediate_training.max_grad_norm, pad_id=self.pad_id,
                 device=self.device, autocast=self.autocast, weights=self.shares or None, mix_seed=self.seed,
             )
@@ -278,7 +288,7 @@ class Trial:
         trunk = self.phase
         if trunk is None:
             return self.encoder.module, {}, Cost()
-        n = int(math.ceil(self.spec.intermediate_training.cooldown_fraction * milestone)) if self.mode == "branch" else 0
+        n = cooldown_steps(self.spec.intermediate_training.cooldown_fraction, milestone) if self.mode == "branch" else 0
         if n == 0:
             return trunk.encoder, trunk.heads, Cost()
         # The branch trains copies of everything the trunk owns, so the trunk resumes untouched.
@@ -307,7 +317,7 @@ class Trial:
         self, branch: torch.nn.Module, heads: dict[str, torch.nn.Module], milestone: int, trunk: Cost, cooldown: Cost,
         zero_shot: bool,
     ) -> tuple[dict, list[dict]]:
-        n_params = self.encoder.n_params
+        n_params, shape = self.encoder.n_params, self.encoder.shape
         tt = self.spec.target_training
         rows: list[dict] = []
         dev_scores: dict[str, float] = {}
@@ -316,14 +326,18 @@ class Trial:
         if self.phase is not None:
             intermediate_dev = float(np.mean([self._score(d, branch, heads[d.task.name]).values["score"] for d in self.intermediate_dev]))
         path_tokens = trunk.tokens + cooldown.tokens
+        path_flops = shape.training(path_tokens, trunk.pairs + cooldown.pairs)
         common = {
             "study": self.spec.study.name, "trial_id": self.trial_id, "model": self.model_spec.name,
             "model_params": n_params, "intermediate_task": self.task_name,
             "schedule": self.mode, "seed": self.seed, "config": results.config_json(self.config),
             "intermediate_steps": milestone, "intermediate_examples": trunk.examples + cooldown.examples,
-            "intermediate_tokens": path_tokens, "intermediate_flops": 6.0 * n_params * path_tokens,
+            "intermediate_tokens": path_tokens, "intermediate_flops": path_flops,
+            "intermediate_flops_all_params": 6.0 * n_params * path_tokens,
+            "model_non_embedding_params": shape.non_embedding_params,
             "intermediate_seconds": trunk.seconds + cooldown.seconds, "node": self.node,
             "cooldown_steps": cooldown.steps, "cooldown_tokens": cooldown.tokens, "cooldown_seconds": cooldown.seconds,
+            "cooldown_flops": shape.training(cooldown.tokens, cooldown.pairs),
             "intermediate_accelerator_seconds": self.gpus * (trunk.seconds + cooldown.seconds),
             "cooldown_accelerator_seconds": self.gpus * cooldown.seconds,
             "mixture": json.dumps(self.shares, sort_keys=True) if self.shares else "",
@@ -358,10 +372,11 @@ class Trial:
                         "split": s.split, "metric": metric, "value": float(value), "higher_is_better": True,
                         "chance": self.chance[task.name] if s.split == "dev" else float("nan"),
                         "target_steps": fine_tune.steps, "target_tokens": fine_tune.tokens,
-                        "target_flops": 6.0 * n_params * fine_tune.tokens, "target_seconds": fine_tune.seconds,
+                        "target_flops": shape.training(fine_tune.tokens, fine_tune.pairs),
+                        "target_seconds": fine_tune.seconds,
                         "target_accelerator_seconds": self.gpus * fine_tune.seconds,
                         "eval_examples": eval_cost.examples, "eval_tokens": eval_cost.tokens,
-                        "eval_flops": 2.0 * n_params * eval_cost.tokens, "eval_seconds": eval_cost.seconds,
+                        "eval_flops": shape.forward(eval_cost.tokens, eval_cost.pairs), "eval_seconds": eval_cost.seconds,
                         "eval_accelerator_seconds": self.gpus * eval_cost.seconds, "recorded_at": now,
                     })
             if dev:
@@ -412,7 +427,7 @@ class Trial:
             rng_seed=stream_seed, encoder=encoder, heads={task.name: head}, formats={task.name: task.format},
             streams={task.name: DataStream(train.features, tt.batch_size, StreamState(seed=stream_seed))},
             optimizer=adamw([encoder, head], self.hp["target_lr"], self.hp["weight_decay"]),
-            lr_at=warmup_linear(self.hp["target_lr"], steps, self.hp["warmup_ratio"]),
+            lr_at=warmup_linear(self.hp["target_lr"], steps, ceil_steps(steps * self.hp["warmup_ratio"])),
             max_grad_norm=self.spec.intermediate_training.max_grad_norm, pad_id=self.pad_id,
             device=self.device, autocast=self.autocast,
         )

@@ -180,6 +180,10 @@ CASES = [
          run_spec(lambda d, tmp: d.update(benchmark="xtreme", target_tasks=[{"task": "xcopa", "languages": ["et"]}])),
          r"target_tasks\[0\]: 'xcopa' is a task of benchmark 'xtreme-r', not of 'xtreme', so the overall score would "
          r"be neither benchmark's"),
+    Case("spec: warmup as long as the budget",
+         run_spec(lambda d, tmp: d.update(intermediate_training={"schedule": "independent", "warmup_steps": 10})),
+         r"intermediate_training\.warmup_steps 10 is at least models\[0\] \(tiny\)'s step budget\(s\) \[10\]: an "
+         r"independent run to such a budget would end before its warmup does and never decay"),
     Case("spec: not YAML", lambda tmp: ["run", str(write(tmp / "spec.yaml", "study:\n  name: x\n models: [\n"))],
          r"spec\.yaml: 1 error\(s\) line 3, column 2: not valid YAML"),
     # the cluster (asked once Ray is up, before the tuner is built)
