@@ -54,7 +54,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from study import storage
+from study import state_io, storage
 from study.model import autocast
 from study.spec import ModelSpec, StudySpec
 from study.train import Cost, Phase
@@ -220,7 +220,7 @@ class DataParallelPhase(Phase):
         if self.group.rank == 0:
             return contextlib.nullcontext()
         stack = contextlib.ExitStack()
-        stack.enter_context(torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []))
+        stack.enter_context(state_io.forked_rng(self.device))
         torch.manual_seed((self.rng_seed * 1_000_003 + self.step) * 1_009 + self.group.rank)
         return stack
 

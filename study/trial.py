@@ -116,7 +116,7 @@ class Trial:
     # ------------------------------------------------------------------------------------------- setup
     def setup(self, checkpoint: Path | None) -> None:
         # Building a built-in model (first use on a machine) draws random numbers of its own.
-        with torch.random.fork_rng(devices=[]):
+        with state_io.forked_rng(self.device):
             self.encoder: Encoder = load_encoder(self.model_spec)
         self._place(self.encoder.module)
         self.pad_id = self.encoder.tokenizer.pad_token_id
@@ -187,7 +187,7 @@ class Trial:
             state_io.save_module(state, folder / f"{name}.safetensors")
         if optimizer_state is not None:
             state_io.save_optimizer(optimizer_state, folder, "optimizer")
-        state_io.save_tensors(state_io.rng_state(), folder / "rng.safetensors")
+        state_io.save_tensors(state_io.rng_state(self.device), folder / "rng.safetensors")
         (folder / "trunk.json").write_text(json.dumps(asdict(self.state)))
 
     def _restore(self, folder: Path) -> None:
@@ -205,7 +205,7 @@ class Trial:
                 name: DataStream(s.features, s.batch_size, StreamState(**self.state.streams[name]))
                 for name, s in self.phase.streams.items()
             }
-        state_io.set_rng_state(state_io.load_tensors(folder / "rng.safetensors"))
+        state_io.set_rng_state(state_io.load_tensors(folder / "rng.safetensors"), self.device)
 
     # --------------------------------------------------------------- what several workers do differently
     # One process does everything itself. On several workers (study.distributed) every worker runs this same
@@ -264,7 +264,7 @@ class Trial:
             metrics = self._agree(recovery.recorded_metrics(self.study_uri, self.trial_id, milestone) if final else None)
             if metrics is None:
                 # Evaluation draws from a fork of the RNG, so the trunk's stream is the same whether it ran or not.
-                with torch.random.fork_rng(devices=[]):
+                with state_io.forked_rng(self.device):
                     encoder, heads, cooldown = self._branch(milestone)
                     metrics, rows = self._targets(encoder, heads, milestone, trunk_cost, cooldown, zero_shot=final)
                 if final and self.writer:
@@ -292,7 +292,6 @@ class Trial:
         if n == 0:
             return trunk.encoder, trunk.heads, Cost()
         # The branch trains copies of everything the trunk owns, so the trunk resumes untouched.
-        rng = torch.get_rng_state()
         encoder = self._clone(trunk.encoder)
         heads = {name: self._clone(head) for name, head in trunk.heads.items()}
         optimizer = adamw([encoder, *heads.values()], self.hp["intermediate_lr"], self.hp["weight_decay"])
@@ -304,8 +303,8 @@ class Trial:
             max_grad_norm=trunk.max_grad_norm, pad_id=self.pad_id, device=self.device, autocast=self.autocast,
             weights=trunk.weights, mix_seed=trunk.mix_seed, step=trunk.step,
         )
-        cost = branch.run(n)
-        torch.set_rng_state(rng)
+        with state_io.forked_rng(self.device):  # the branch's dropout leaves the trunk's random stream alone
+            cost = branch.run(n)
         return encoder, heads, cost
 
     # ------------------------------------------------------------------------------------------ targets
@@ -431,7 +430,7 @@ class Trial:
             max_grad_norm=self.spec.intermediate_training.max_grad_norm, pad_id=self.pad_id,
             device=self.device, autocast=self.autocast,
         )
-        with torch.random.fork_rng(devices=[]):
+        with state_io.forked_rng(self.device):
             torch.manual_seed(stream_seed)
             return phase.run(steps)
 
