@@ -117,7 +117,8 @@ def task_scores(
             in `df` on this split (after those filters), in any trial.
 
     Returns:
-        Columns `TASK_KEYS`, then `score` (0-100), `n_languages` (languages averaged), `missing_languages`
+        Columns `TASK_KEYS`, then `score` (0-100), `n_languages` (expected languages with a value),
+        `missing_languages`
         (the expected languages without a row or with a NaN value, comma-separated and sorted; "" when
         none), `higher_is_better`, and `COST_COLUMNS`, sorted by the keys. A missing language makes the
         task score NaN rather than a mean over fewer languages, which would change what the number means:
@@ -159,19 +160,19 @@ def task_scores(
             expected[task] = wanted_langs
     grouped = rows.groupby(keys, sort=True, dropna=False)
     out = grouped.agg(
-        n_languages=("language", "nunique"),
         higher_is_better=("higher_is_better", "first"),
         **{column: (column, "max") for column in COST_COLUMNS if column in rows},
     )
-    present = rows.dropna(subset=["value"]).groupby(keys, sort=True, dropna=False)["language"].agg(frozenset)
-    present = present.reindex(out.index).map(lambda v: v if isinstance(v, frozenset) else frozenset())
-    tasks = out.index.get_level_values("target_task")
-    missing = [",".join(sorted(expected[task] - langs)) for task, langs in zip(tasks, present, strict=True)]
     # Rows of languages the task is not expected to have are left out of the mean.
     wanted_rows = [lang in expected[task] for task, lang in zip(rows["target_task"], rows["language"], strict=True)]
     counted = rows[np.array(wanted_rows, dtype=bool)]
+    present = counted.dropna(subset=["value"]).groupby(keys, sort=True, dropna=False)["language"].agg(frozenset)
+    present = present.reindex(out.index).map(lambda v: v if isinstance(v, frozenset) else frozenset())
+    tasks = out.index.get_level_values("target_task")
+    missing = [",".join(sorted(expected[task] - langs)) for task, langs in zip(tasks, present, strict=True)]
     mean = counted.groupby(keys, sort=True, dropna=False)["value"].mean().reindex(out.index)
     out.insert(0, "score", mean.where([m == "" for m in missing]))
+    out.insert(1, "n_languages", [len(langs) for langs in present])
     out.insert(2, "missing_languages", missing)
     return out.reset_index()
 

@@ -81,26 +81,33 @@ def test_rows_record_node_and_hyperparameters(study):
     assert {c["target_lr"] for c in configs} == {GOOD_LR, *BAD_LRS}
 
 
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory):
+TINY_ONLY = [{"name": "tiny", "source": {"builtin": "tiny", "mlm_steps": 60}, "batch_size": 16, "max_length": 48,
+              "steps": [0, 10, 20]}]
+
+
+def run_tiny_study(tmp_path_factory, name: str, **overrides):
+    """A study of the tiny size alone through a local Ray: (result grid, rows, ASHA's decisions)."""
     import ray
 
-    storage = tmp_path_factory.mktemp("seeds")
-    spec = small_spec(
-        str(storage), name="seeds",
-        models=[{"name": "tiny", "source": {"builtin": "tiny", "mlm_steps": 60}, "batch_size": 16, "max_length": 48,
-                 "steps": [0, 10, 20]}],
-        intermediate_tasks=["builtin_nli", "builtin_swag"], seeds=[0, 1, 2],
-        target_tasks=[{"task": "builtin_pos", "languages": ["xa"]}],
-        hyperparameters={"intermediate_lr": {"loguniform": [1e-4, 3e-3]}, "target_lr": 1e-3},
-        search={"algorithm": "optuna", "max_concurrent_trials": 2, "seed": 7},
-    )
+    storage = tmp_path_factory.mktemp(name)
+    spec = small_spec(str(storage), name=name, models=TINY_ONLY, **overrides)
     launch.init_ray(None, num_cpus=2)
     try:
         grid, _ = launch.run(spec)
     finally:
         ray.shutdown()
-    return grid, results.collect(f"{storage}/seeds"), json.loads((storage / "seeds" / "scheduler.json").read_text())
+    return grid, results.collect(f"{storage}/{name}"), json.loads((storage / name / "scheduler.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    return run_tiny_study(
+        tmp_path_factory, "seeds",
+        intermediate_tasks=["builtin_nli", "builtin_swag"], seeds=[0, 1, 2],
+        target_tasks=[{"task": "builtin_pos", "languages": ["xa"]}],
+        hyperparameters={"intermediate_lr": {"loguniform": [1e-4, 3e-3]}, "target_lr": 1e-3},
+        search={"algorithm": "optuna", "max_concurrent_trials": 2, "seed": 7},
+    )
 
 
 def test_three_seeds_per_point_and_every_row_traces_to_its_seed(seeded):
@@ -138,25 +145,14 @@ SAMPLED_SEARCH_SEED = 47
 
 @pytest.fixture(scope="module")
 def sampled(tmp_path_factory):
-    import ray
-
-    storage = tmp_path_factory.mktemp("sampled")
-    spec = small_spec(
-        str(storage), name="sampled",
-        models=[{"name": "tiny", "source": {"builtin": "tiny", "mlm_steps": 60}, "batch_size": 16, "max_length": 48,
-                 "steps": [0, 10, 20]}],
+    return run_tiny_study(
+        tmp_path_factory, "sampled",
         intermediate_tasks=["builtin_nli"], seeds=[0, 1, 2],
         target_tasks=[{"task": "builtin_pos", "languages": ["xa"]}],
         hyperparameters={"intermediate_lr": 1e-3, "target_lr": {"loguniform": [1e-9, 1e-2]}},
         target_training={"steps": 25, "batch_size": 16, "eval_batch_size": 128},
         search={"algorithm": "grid", "num_samples": 2, "max_concurrent_trials": 2, "seed": SAMPLED_SEARCH_SEED},
     )
-    launch.init_ray(None, num_cpus=2)
-    try:
-        grid, _ = launch.run(spec)
-    finally:
-        ray.shutdown()
-    return grid, results.collect(f"{storage}/sampled"), json.loads((storage / "sampled" / "scheduler.json").read_text())
 
 
 def test_grid_search_seeds_share_sampled_hyperparameters_and_asha_stops(sampled):
