@@ -5,11 +5,15 @@ metric). Everything here is a pure function of that table:
 
 - `task_scores`: per (trial, milestone, target task), the unweighted mean over languages of the official
   per-language score (the `metric == "score"` rows; for QA already (EM + F1) / 2), English included where
-  the task lists it, as XTREME's evaluate.py does.
+  the task lists it, as XTREME's evaluate.py does. The mean covers exactly the languages the task is
+  expected to have (the spec's, passed as `expected_languages`; by default every language the task has
+  anywhere in the table): a language without a row, or with a NaN value, makes the task score NaN, and
+  `missing_languages` names what is missing.
 - `overall_scores`: per (trial, milestone), the unweighted mean of those task scores over target tasks (the
   XTREME overall convention: the mean over tasks, not the mean of category means).
-- `dev_signal`: the English dev score per (trial, milestone), the same mean over target tasks of the dev
-  split; this is what ASHA ranks on, so it never touches target-language data.
+- `dev_signal`: the English dev score per (trial, milestone): the mean over target tasks of each task's
+  chance-normalised dev score (`asha_signal`, the very function a trial reports to ASHA); it never
+  touches target-language data.
 - `language_scores`: per (trial, milestone, target task, language), the official score itself, for the
   per-language views.
 - `seed_means`: any of the above averaged over seeds per configuration (everything but the seed), the
@@ -22,10 +26,12 @@ neither splits a group nor drops one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-
 import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 # A trial is one (model size, intermediate task, hyperparameters, seed); trial_id alone identifies it within
@@ -33,10 +39,52 @@ import pandas as pd
 TRIAL_KEYS = ("study", "trial_id", "model", "model_params", "intermediate_task", "seed", "config")
 # The milestone: optimizer steps of intermediate training (0 = the no-intermediate baseline).
 MILESTONE = "intermediate_steps"
-# What it cost to reach a milestone: examples, non-padding tokens, FLOPs (6 x params x tokens), wall seconds.
+# What it cost to reach a milestone: examples, non-padding tokens, matmul FLOPs (`study.flops`), wall seconds.
 COST_COLUMNS = ("intermediate_examples", "intermediate_tokens", "intermediate_flops", "intermediate_seconds")
 SCORE_METRIC = "score"
 ENGLISH = "en"
+QA_FORMAT = "span_qa"  # the target format whose task score has two conventions
+# The per-language score of a QA task: the official (EM + F1) / 2, or F1 alone (as some papers' tables do).
+QA_SCORES = {"em_f1": "(EM + F1) / 2", "f1": "F1 only"}
+BENCHMARK_NAMES = {"xtreme": "XTREME", "xtreme-r": "XTREME-R"}
+
+
+
+@dataclass(frozen=True)
+class Convention:
+    """How a study's scores are aggregated: the benchmark whose overall score it is, the QA score, and the
+    languages each target task's score covers (`study.spec.StudySpec.convention` makes it from a spec).
+
+    `benchmark` is "xtreme", "xtreme-r" or None (tasks of neither, e.g. the built-in ones); `qa_score` is a
+    key of `QA_SCORES`; `languages` maps a target task to the languages of its test score (None: every
+    language a task has in the table, see `task_scores`).
+    """
+
+    benchmark: str | None = None
+    qa_score: str = "em_f1"
+    languages: Mapping[str, tuple[str, ...]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.qa_score not in QA_SCORES:
+            raise ValueError(f"qa_score must be one of {sorted(QA_SCORES)}, got {self.qa_score!r}")
+        if self.benchmark is not None and self.benchmark not in BENCHMARK_NAMES:
+            raise ValueError(f"benchmark must be one of {sorted(BENCHMARK_NAMES)} or None, got {self.benchmark!r}")
+
+    def metrics(self, df: pd.DataFrame) -> dict[str, str]:
+        """The `metrics` argument of `task_scores` for this convention: F1 for the QA targets of `df` when
+        `qa_score` is "f1", else nothing (every task's official score)."""
+        if self.qa_score != "f1" or "target_format" not in df.columns:
+            return {}
+        return {str(task): "f1" for task in df.loc[df["target_format"] == QA_FORMAT, "target_task"].unique()}
+
+    def describe(self) -> str:
+        """One line that a figure's caption can carry, e.g. 'XTREME-R overall; QA tasks scored (EM + F1) / 2'."""
+        name = BENCHMARK_NAMES.get(self.benchmark or "", "")
+        what = (f"{name} overall: the unweighted mean over target tasks of each task's mean over its {name} "
+                "languages" if name else "overall: the unweighted mean over target tasks of each task's mean over "
+                "its languages")
+        return f"{what}, English included; QA tasks scored {QA_SCORES[self.qa_score]}"
+
 
 TASK_KEYS = (*TRIAL_KEYS, MILESTONE, "target_task")
 MILESTONE_KEYS = (*TRIAL_KEYS, MILESTONE)
@@ -50,6 +98,7 @@ def task_scores(
     languages: Iterable[str] | None = None,
     exclude_english: bool = False,
     metrics: Mapping[str, str] | None = None,
+    expected_languages: Mapping[str, Iterable[str]] | None = None,
 ) -> pd.DataFrame:
     """One row per (trial, milestone, target task): the unweighted mean over languages of the task score.
 
@@ -62,11 +111,18 @@ def task_scores(
         metrics: per target task, the metric to average instead of "score". The default is XTREME's
             convention ((EM + F1) / 2 for QA); e.g. {"xquad": "f1", "mlqa": "f1", "tydiqa": "f1"} gives the
             convention that reports F1 only for QA, provided the trials wrote those metric rows.
+        expected_languages: per target task, the languages its score must cover (for a study: the spec's
+            languages of each target, `Convention.languages`); `languages` and `exclude_english` narrow
+            them as they narrow the rows. A task not named, or None, expects every language that task has
+            in `df` on this split (after those filters), in any trial.
 
     Returns:
-        Columns `TASK_KEYS`, then `score` (0-100), `n_languages` (languages averaged), `higher_is_better`,
-        and `COST_COLUMNS`, sorted by the keys. A missing value in any language makes the task score NaN
-        rather than a mean over fewer languages, which would change what the number means.
+        Columns `TASK_KEYS`, then `score` (0-100), `n_languages` (expected languages with a value),
+        `missing_languages`
+        (the expected languages without a row or with a NaN value, comma-separated and sorted; "" when
+        none), `higher_is_better`, and `COST_COLUMNS`, sorted by the keys. A missing language makes the
+        task score NaN rather than a mean over fewer languages, which would change what the number means:
+        en 80 and de 70 with fr expected but absent is NaN, not 75.
 
     Raises:
         ValueError: a needed column is missing; two rows give the same (trial, milestone, task, language)
@@ -93,13 +149,31 @@ def task_scores(
         )
     _require_one_direction(rows, ["target_task"])
 
+    expected = {task: set(langs) for task, langs in rows.groupby("target_task")["language"].unique().items()}
+    for task, langs in (expected_languages or {}).items():
+        if task in expected:
+            wanted_langs = set(langs)
+            if languages is not None:
+                wanted_langs &= set(languages)
+            if exclude_english:
+                wanted_langs.discard(ENGLISH)
+            expected[task] = wanted_langs
     grouped = rows.groupby(keys, sort=True, dropna=False)
     out = grouped.agg(
-        n_languages=("language", "nunique"),
         higher_is_better=("higher_is_better", "first"),
         **{column: (column, "max") for column in COST_COLUMNS if column in rows},
     )
-    out.insert(0, "score", grouped["value"].mean(skipna=False))
+    # Rows of languages the task is not expected to have are left out of the mean.
+    wanted_rows = [lang in expected[task] for task, lang in zip(rows["target_task"], rows["language"], strict=True)]
+    counted = rows[np.array(wanted_rows, dtype=bool)]
+    present = counted.dropna(subset=["value"]).groupby(keys, sort=True, dropna=False)["language"].agg(frozenset)
+    present = present.reindex(out.index).map(lambda v: v if isinstance(v, frozenset) else frozenset())
+    tasks = out.index.get_level_values("target_task")
+    missing = [",".join(sorted(expected[task] - langs)) for task, langs in zip(tasks, present, strict=True)]
+    mean = counted.groupby(keys, sort=True, dropna=False)["value"].mean().reindex(out.index)
+    out.insert(0, "score", mean.where([m == "" for m in missing]))
+    out.insert(1, "n_languages", [len(langs) for langs in present])
+    out.insert(2, "missing_languages", missing)
     return out.reset_index()
 
 
@@ -110,32 +184,68 @@ def overall_scores(
     exclude_english: bool = False,
     metrics: Mapping[str, str] | None = None,
     tasks: Iterable[str] | None = None,
+    expected_languages: Mapping[str, Iterable[str]] | None = None,
 ) -> pd.DataFrame:
     """One row per (trial, milestone): the unweighted mean over target tasks of `task_scores`.
 
     This is XTREME's overall score: every task weighs the same whatever its number of languages, and the
-    mean is over tasks, not over the category means. `split`, `languages`, `exclude_english` and `metrics`
-    are passed to `task_scores`; `tasks` keeps only these target tasks (None: every task the trial has).
+    mean is over tasks, not over the category means. `split`, `languages`, `exclude_english`, `metrics` and
+    `expected_languages` are passed to `task_scores`; `tasks` keeps only these target tasks (None: every
+    task the trial has).
 
     Returns:
         Columns `MILESTONE_KEYS`, then `score` (0-100), `n_tasks` (tasks averaged; compare it across trials,
         because a trial that has not yet scored every task is averaged over fewer of them),
         `higher_is_better`, and `COST_COLUMNS`, sorted by the keys. A NaN task score makes the overall NaN.
     """
-    per_task = task_scores(df, split=split, languages=languages, exclude_english=exclude_english, metrics=metrics)
+    per_task = task_scores(df, split=split, languages=languages, exclude_english=exclude_english, metrics=metrics,
+                           expected_languages=expected_languages)
     if tasks is not None:
         per_task = per_task[per_task["target_task"].isin(list(tasks))]
     return _mean_over_tasks(per_task)
 
 
-def dev_signal(df: pd.DataFrame, language: str = ENGLISH) -> pd.DataFrame:
-    """English dev score per (trial, milestone): the mean over target tasks of the dev-split task scores.
+def normalised(score: npt.ArrayLike, chance: npt.ArrayLike) -> np.ndarray:
+    """A score on a common scale: 0 at the task's chance level, 100 at a perfect score (element-wise).
 
-    This is the signal ASHA ranks trials on. Only `language` rows are used (English by default), so a
-    stray dev row in another language can never leak target-language data into model selection.
-    Same columns as `overall_scores`.
+    Tasks differ in how far above zero chance lies (tagging F1 of a majority guess, 1/3 for 3-way NLI), so
+    ASHA's signal averages 100 x (score - chance) / (100 - chance) rather than raw scores.
     """
-    return overall_scores(df, split="dev", languages=[language])
+    score = np.asarray(score, dtype=float)
+    chance = np.asarray(chance, dtype=float)
+    return 100.0 * (score - chance) / np.maximum(1e-9, 100.0 - chance)
+
+
+def asha_signal(dev_scores: npt.ArrayLike, chances: npt.ArrayLike) -> float:
+    """ASHA's default signal (`asha.signal: targets_mean`): the mean over target tasks of the
+    chance-normalised English dev score; NaN without tasks. Trials report it, `dev_signal` recomputes it."""
+    values = normalised(dev_scores, chances)
+    return float(values.mean()) if values.size else float("nan")
+
+
+def dev_signal(df: pd.DataFrame, language: str = ENGLISH) -> pd.DataFrame:
+    """ASHA's signal per (trial, milestone): `asha_signal` of the English dev task scores and their chance.
+
+    Only `language` rows are used (English by default), so a stray dev row in another language can never
+    leak target-language data into model selection. A task's chance level is the `chance` column of its
+    dev rows; rows without one (written before the column existed) count chance as 0, i.e. the raw score.
+    Same columns as `overall_scores` (`score` on the normalised scale: 0 at chance, 100 perfect).
+    """
+    per_task = task_scores(df, split="dev", languages=[language])
+    rows = df[(df["split"] == "dev") & (df["language"] == language) & (df["metric"] == SCORE_METRIC)]
+    if "chance" not in rows.columns:
+        rows = rows.assign(chance=np.nan)
+    chance = rows.groupby(list(TASK_KEYS), sort=True, dropna=False)["chance"].first().rename("chance")
+    per_task = per_task.merge(chance.reset_index(), on=list(TASK_KEYS), how="left")
+    per_task["chance"] = per_task["chance"].fillna(0.0)
+    out = _mean_over_tasks(per_task)
+    if out.empty:
+        return out
+    signal = per_task.groupby(list(MILESTONE_KEYS), sort=True, dropna=False)[["score", "chance"]].apply(
+        lambda g: asha_signal(g["score"], g["chance"])
+    )
+    out["score"] = signal.reindex(pd.MultiIndex.from_frame(out[list(MILESTONE_KEYS)])).to_numpy()
+    return out
 
 
 def language_scores(

@@ -119,8 +119,8 @@ def frontier_table(
 
 
 # The cost axes of the study's fronts: within a size, intermediate steps (how long to train it); across
-# sizes, intermediate-training FLOPs (6 x params x tokens), the one axis on which a 1B and a 10B model's
-# budgets can be compared.
+# sizes, intermediate-training FLOPs as the matmuls count them (`study.flops`: non-embedding parameters plus
+# attention), the one axis on which a 1B and a 10B model's budgets can be compared.
 STEPS_AXIS = "intermediate_steps"
 FLOPS_AXIS = "intermediate_flops"
 OVERALL = "overall"  # the `objective` of the overall score (the mean over target tasks)

@@ -19,13 +19,15 @@ from analysis.aggregate import MILESTONE
 from analysis.pareto import ALL_SIZES, FLOPS_AXIS, OVERALL, STEPS_AXIS
 
 COST_LABELS = {
-    "intermediate_flops": "intermediate-training FLOPs (6 x params x tokens)",
+    "intermediate_flops": "intermediate-training FLOPs (matmuls: 6 x non-embedding params x tokens + attention)",
     "intermediate_tokens": "intermediate-training tokens (non-padding)",
     "intermediate_examples": "intermediate-training examples",
     "intermediate_steps": "intermediate-training steps (optimizer steps)",
     "intermediate_seconds": "intermediate-training wall time (s)",
 }
 SCORE_LABEL = "zero-shot score (mean over tasks, 0-100)"
+# ASHA's signal, as `analysis.aggregate.dev_signal` computes it.
+SIGNAL_LABEL = "ASHA's signal: English dev, chance-normalised (0 chance, 100 perfect), mean over tasks"
 # Beyond this many decades (a factor of 100) between the smallest and largest positive cost, a linear axis
 # squeezes the cheap milestones against zero.
 LOG_SPAN_DECADES = 2.0
@@ -163,8 +165,9 @@ def objective_label(objective: str) -> str:
     return f"zero-shot {objective} (mean over languages, 0-100)"
 
 
-GAIN_LABEL = "gain over step 0 (points, 95% CI)"
-DIFFERENCE_LABEL = "larger size's gain - smaller's (points, 95% CI)"
+GAIN_LABEL = "gain over step 0 (points, 95% paired t interval over seeds)"
+DIFFERENCE_LABEL = "larger size's gain - smaller's (points, 95% Welch interval)"
+ONE_SEED = "1 seed"  # the label of a point that has no interval
 PANEL_WIDTH, PANEL_HEIGHT = 5.0, 4.0  # inches per panel
 DPI = 150  # PNG resolution, dots per inch
 
@@ -195,7 +198,8 @@ def draw_gains(ax: Axes, gains: pd.DataFrame, sizes: list[str] | None = None) ->
     """Gain against steps with its interval: one line per (size, intermediate task), one colour per size.
 
     `gains`: rows of `analysis.gains.gains_over_baseline` for one objective. The step-0 rows (gain 0 by
-    construction) are the dashed line at 0. Markers tell the intermediate tasks apart.
+    construction) are the dashed line at 0. Markers tell the intermediate tasks apart. A point without an
+    interval (one seed) has no bar and is labelled "1 seed".
     """
     sizes = sizes or size_order(gains)
     colours = size_colours(sizes)
@@ -212,6 +216,7 @@ def draw_gains(ax: Axes, gains: pd.DataFrame, sizes: list[str] | None = None) ->
                 line[MILESTONE], line["gain"], yerr=yerr, color=colours[model], marker=markers.get(task, "o"),
                 markersize=5, capsize=3, linewidth=1.2, label=f"{model}, {task}",
             )
+            _label_without_interval(ax, line[MILESTONE], line["gain"], line["n_seeds"], colours[model])
     ax.axhline(0.0, color="grey", linestyle="--", linewidth=1, label="baseline (step 0)")
     _steps_axis(ax, trained[MILESTONE])
     ax.set_ylabel(GAIN_LABEL)
@@ -255,6 +260,8 @@ def draw_size_comparison(ax: Axes, comparison: pd.DataFrame) -> Axes:
             colour = f"C{i % 10}"
             ax.errorbar(line[MILESTONE], line["difference"], yerr=yerr, color=colour, linewidth=1.2, capsize=3,
                         marker="none", label=f"{larger} - {smaller}, {task}")
+            seeds = np.minimum(line["n_seeds_smaller"], line["n_seeds_larger"])
+            _label_without_interval(ax, line[MILESTONE], line["difference"], seeds, colour)
             real = line["verdict"].isin(["grows", "shrinks"])
             ax.scatter(line.loc[real, MILESTONE], line.loc[real, "difference"], color=colour, marker=markers[task], zorder=3)
             ax.scatter(line.loc[~real, MILESTONE], line.loc[~real, "difference"], facecolors="white", edgecolors=colour,
@@ -330,7 +337,7 @@ def draw_dev_vs_zero_shot(ax: Axes, points: pd.DataFrame, steps: list[int]) -> A
         at = points[points[MILESTONE] == value]
         if not at.empty:
             ax.scatter(at["dev"], at["zero_shot"], s=22, alpha=0.8, color=colours[value], label=f"{value} steps")
-    ax.set_xlabel("English dev score (ASHA's signal, 0-100)")
+    ax.set_xlabel(SIGNAL_LABEL)
     ax.set_ylabel("zero-shot score without English (0-100)")
     ax.grid(True, alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
@@ -382,6 +389,13 @@ def _save(fig: Figure, out_path_png: Path) -> list[Path]:
     fig.set_layout_engine("none")
     fig.savefig(out_svg)
     return [out_png, out_svg]
+
+
+def _label_without_interval(ax: Axes, x: pd.Series, y: pd.Series, n_seeds: pd.Series, colour: str) -> None:
+    """Mark the points that have no interval (fewer than 2 seeds) with `ONE_SEED`, rather than no bar at all."""
+    for xi, yi, n in zip(x, y, n_seeds, strict=True):
+        if n < 2 and np.isfinite(yi):
+            ax.annotate(ONE_SEED, (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize="x-small", color=colour)
 
 
 def _steps_axis(ax: Axes, steps: pd.Series) -> None:

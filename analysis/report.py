@@ -23,7 +23,16 @@ from plotly.subplots import make_subplots
 
 from analysis.aggregate import MILESTONE
 from analysis.pareto import ALL_SIZES, FLOPS_AXIS, OVERALL, STEPS_AXIS
-from analysis.plots import COST_LABELS, DIFFERENCE_LABEL, GAIN_LABEL, LOG_SPAN_DECADES, objective_label, size_order
+from analysis.plots import (
+    COST_LABELS,
+    DIFFERENCE_LABEL,
+    GAIN_LABEL,
+    LOG_SPAN_DECADES,
+    ONE_SEED,
+    SIGNAL_LABEL,
+    objective_label,
+    size_order,
+)
 
 # plotly's default qualitative colours, one per model size (in order from small to large).
 PALETTE = ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692", "#b6e880")
@@ -170,7 +179,7 @@ def gains_figure(gains: pd.DataFrame, objective: str = "objective") -> go.Figure
                     continue
                 text = [
                     f"<b>{model}</b>, {task}, {int(r[MILESTONE])} steps<br>gain {r['gain']:+.2f} "
-                    f"[{r['ci_low']:+.2f}, {r['ci_high']:+.2f}] over {int(r['n_seeds'])} seed(s)<br>"
+                    f"{_interval_text(r['ci_low'], r['ci_high'], int(r['n_seeds']))}<br>"
                     f"score {r['score']:.2f}, baseline {r['baseline']:.2f}"
                     for _, r in line.iterrows()
                 ]
@@ -178,7 +187,8 @@ def gains_figure(gains: pd.DataFrame, objective: str = "objective") -> go.Figure
                     x=line[MILESTONE], y=line["gain"], text=text, hovertemplate="%{text}<extra></extra>",
                     error_y={"type": "data", "symmetric": False, "array": line["ci_high"] - line["gain"],
                              "arrayminus": line["gain"] - line["ci_low"]},
-                    mode="lines+markers", marker={"symbol": symbols.get(task, "circle"), "size": 8, "color": colours[model]},
+                    texttemplate=[ONE_SEED if n < 2 else "" for n in line["n_seeds"]], textposition="top right",
+                    mode="lines+markers+text", marker={"symbol": symbols.get(task, "circle"), "size": 8, "color": colours[model]},
                     line={"color": colours[model]}, name=f"{model}, {task}", legendgroup=model,
                     legendgrouptitle_text=model, showlegend=k == 0,
                 ), row=row + 1, col=col + 1)
@@ -186,6 +196,13 @@ def gains_figure(gains: pd.DataFrame, objective: str = "objective") -> go.Figure
     fig.update_xaxes(title_text=COST_LABELS[MILESTONE], type=_steps_axis_type(trained[MILESTONE]))
     fig.update_yaxes(title_text="gain (points)")
     return _layout(fig, f"Gain over the no-intermediate baseline: {GAIN_LABEL}", rows=rows)
+
+
+def _interval_text(low: float, high: float, n_seeds: int) -> str:
+    """The hover text of an interval: its bounds, or why there is none."""
+    if n_seeds < 2 or not (np.isfinite(low) and np.isfinite(high)):
+        return f"(no interval: {ONE_SEED})" if n_seeds == 1 else f"(no interval: {n_seeds} seeds)"
+    return f"[{low:+.2f}, {high:+.2f}] over {n_seeds} seeds"
 
 
 def size_comparison_figure(comparison: pd.DataFrame, objective: str = "objective") -> go.Figure:
@@ -206,17 +223,21 @@ def size_comparison_figure(comparison: pd.DataFrame, objective: str = "objective
                     continue
                 text = [
                     f"<b>{larger} - {smaller}</b>, {task}, {int(r[MILESTONE])} steps<br>"
-                    f"difference {r['difference']:+.2f} [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]: {r['verdict']}<br>"
+                    f"difference {r['difference']:+.2f} "
+                    f"{_interval_text(r['ci_low'], r['ci_high'], min(int(r['n_seeds_smaller']), int(r['n_seeds_larger'])))}"
+                    f": {r['verdict']}<br>"
                     f"gain {r['gain_smaller']:+.2f} ({int(r['n_seeds_smaller'])} seeds) -> "
                     f"{r['gain_larger']:+.2f} ({int(r['n_seeds_larger'])} seeds)"
                     for _, r in line.iterrows()
                 ]
                 filled = line["verdict"].isin(["grows", "shrinks"])
+                fewest = np.minimum(line["n_seeds_smaller"], line["n_seeds_larger"])
                 fig.add_trace(go.Scatter(
                     x=line[MILESTONE], y=line["difference"], text=text, hovertemplate="%{text}<extra></extra>",
                     error_y={"type": "data", "symmetric": False, "array": line["ci_high"] - line["difference"],
                              "arrayminus": line["difference"] - line["ci_low"]},
-                    mode="lines+markers", name=f"{group}, {task}", legendgroup=group, legendgrouptitle_text=group,
+                    texttemplate=[ONE_SEED if n < 2 else "" for n in fewest], textposition="top right",
+                    mode="lines+markers+text", name=f"{group}, {task}", legendgroup=group, legendgrouptitle_text=group,
                     showlegend=k == 0, line={"color": PALETTE[i % len(PALETTE)]},
                     marker={"size": 9, "color": [PALETTE[i % len(PALETTE)] if f else "white" for f in filled],
                             "line": {"color": PALETTE[i % len(PALETTE)], "width": 2}},
@@ -274,7 +295,7 @@ def dev_vs_zero_shot_figure(points: pd.DataFrame, correlations: pd.DataFrame) ->
                 continue
             text = [
                 f"<b>{r['model']}</b>, {r['intermediate_task']}, {value} steps, seed {r['seed']}<br>"
-                f"trial {r['trial_id']}<br>dev {r['dev']:.2f}, zero-shot {r['zero_shot']:.2f}<br>"
+                f"trial {r['trial_id']}<br>signal {r['dev']:.2f}, zero-shot {r['zero_shot']:.2f}<br>"
                 f"{_config_lines(r.get('config', ''))}"
                 for _, r in at.iterrows()
             ]
@@ -283,7 +304,7 @@ def dev_vs_zero_shot_figure(points: pd.DataFrame, correlations: pd.DataFrame) ->
                 marker={"color": shades[j], "size": 9, "line": {"color": _colours(sizes)[model], "width": 1.5}},
                 name=f"{model}, {value} steps", legendgroup=model, legendgrouptitle_text=model,
             ), row=1, col=k + 1)
-    fig.update_xaxes(title_text="English dev score (ASHA's signal, 0-100)")
+    fig.update_xaxes(title_text=SIGNAL_LABEL)
     fig.update_yaxes(title_text="zero-shot score without English (0-100)", col=1)
     return _layout(fig, "Does English dev predict zero-shot transfer?", rows=1)
 

@@ -10,7 +10,7 @@ is the comparison ASHA actually makes at a rung.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,19 +21,25 @@ from analysis.aggregate import COST_COLUMNS, MILESTONE, MILESTONE_KEYS, dev_sign
 MIN_POINTS = 3  # Spearman's rho of fewer points is +-1 or undefined, never evidence
 
 
-def dev_vs_zero_shot(df: pd.DataFrame) -> pd.DataFrame:
-    """English dev score against the zero-shot score, one row per (trial, milestone) that has both.
+def dev_vs_zero_shot(
+    df: pd.DataFrame,
+    metrics: Mapping[str, str] | None = None,
+    expected_languages: Mapping[str, Iterable[str]] | None = None,
+) -> pd.DataFrame:
+    """ASHA's signal against the zero-shot score, one row per (trial, milestone) that has both.
 
-    `dev` is `dev_signal` (mean over target tasks of the English dev score); `zero_shot` is the overall
-    test score without English (`overall_scores(exclude_english=True)`): the transfer the study is about,
-    not the English test score, which would share most of its information with English dev. Both 0-100.
+    `dev` is `dev_signal`: the mean over target tasks of the chance-normalised English dev score, computed
+    by the same function (`analysis.aggregate.asha_signal`) a trial reports to ASHA (0 at chance, 100
+    perfect). `zero_shot` is the overall test score without English (`overall_scores(exclude_english=True)`,
+    with `metrics` and `expected_languages` as there; 0-100): the transfer the study is about, not the
+    English test score, which would share most of its information with English dev.
 
     Returns:
         Columns `MILESTONE_KEYS`, `dev`, `zero_shot`, and `COST_COLUMNS`, sorted by the keys.
     """
     keys = list(MILESTONE_KEYS)
     dev = dev_signal(df)[[*keys, "score"]].rename(columns={"score": "dev"})
-    test = overall_scores(df, split="test", exclude_english=True)
+    test = overall_scores(df, split="test", exclude_english=True, metrics=metrics, expected_languages=expected_languages)
     test = test[[*keys, "score", *(c for c in COST_COLUMNS if c in test)]].rename(columns={"score": "zero_shot"})
     points = dev.merge(test, on=keys, how="inner").dropna(subset=["dev", "zero_shot"])
     return points.sort_values(keys, kind="mergesort").reset_index(drop=True)

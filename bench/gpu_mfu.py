@@ -6,8 +6,9 @@ accelerator memory and model FLOPs utilisation:
 
     MFU = 6 x parameters x tokens/s / peak FLOP/s
 
-(the 6ND estimate the study's `plan` uses; parameters with and without the embeddings are both given,
-since the embedding lookup costs no matmul FLOPs). `--peak-tflops` defaults to 989, an H100 SXM's dense
+(the 6ND estimate over all parameters; parameters with and without the embeddings are both given, since
+the embedding lookup costs no matmul FLOPs: the study's rows and plan count non-embedding parameters plus
+attention, `study.flops`). `--peak-tflops` defaults to 989, an H100 SXM's dense
 bf16 peak; pass the right figure for another device. Variants to compare: `--attn sdpa|eager`,
 `--fused-adamw`, `--compile`, `--precision bf16|fp32`.
 

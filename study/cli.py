@@ -71,19 +71,27 @@ def plan(
         print(json.dumps(result, indent=2))
         return
     table = Table(title=f"plan of {spec.study.name} ({result['schedule']} mode; {device_tflops:g} TFLOP/s per GPU)")
-    for col in ("model", "parameters", "milestones", "trials", "intermediate steps", "PFLOPs", "PFLOPs with ASHA", "GPU-hours with ASHA"):
+    for col in ("model", "parameters (non-embedding)", "milestones", "trials", "intermediate + cooldown steps",
+                "target steps", "PFLOPs", "PFLOPs with ASHA", "GPU-hours with ASHA"):
         table.add_column(col, justify="right")
     mode = result["schedule"]
     for name, m in result["models"].items():
-        table.add_row(name, f"{m['parameters']:,}", str(m["milestones"]), str(m["trials"][mode]),
-                      f"{m['intermediate_steps'][mode]:,}", f"{m['flops'][mode] / 1e15:.3g}",
+        table.add_row(name, f"{m['parameters']:,} ({m['non_embedding_parameters']:,})", str(m["milestones"]),
+                      str(m["trials"][mode]), f"{m['intermediate_steps'][mode]:,}",
+                      f"{m['phases'][mode]['target']['steps']:,}", f"{m['flops'][mode] / 1e15:.3g}",
                       f"{m['flops'][mode + '_with_asha'] / 1e15:.3g}", f"{m['gpu_hours'][mode + '_with_asha']:.3g}")
     console.print(table)
     s = result["intermediate_steps"]
     console.print(f"intermediate steps, whole grid before ASHA: branch {s['branch']:,}, independent {s['independent']:,} "
                   f"(branching saves {100 * result['branch_saving']:.0f}%)")
     g = result["gpu_hours"]
-    console.print(f"GPU-hours (upper bound): {g[mode]:.3g} for the full grid, {g[mode + '_with_asha']:.3g} with ASHA")
+    console.print(f"GPU-hours: {g[mode]:.3g} for the full grid, {g[mode + '_with_asha']:.3g} with ASHA "
+                  "(matmul FLOPs of training; evaluation left out)")
+    bounds = sorted({task for m in result["models"].values()
+                     for task, how in m["token_estimates"].items() if how.startswith("upper bound")})
+    if bounds:
+        console.print(f"upper bounds: the training splits of {', '.join(bounds)} cannot be read here (data or "
+                      "tokenizer missing), so their tokens are counted as batch x max length; `--json` says why")
 
 
 @app.command()

@@ -54,7 +54,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from study import environment, storage
+from study import environment, state_io, storage
 from study.model import autocast
 from study.spec import ModelSpec, StudySpec
 from study.train import Cost, Phase
@@ -210,9 +210,9 @@ class DataParallelPhase(Phase):
                 cost = super().run(n_steps)
         finally:
             self.formats = formats
-        examples, tokens = self.group.all_reduce([cost.examples, cost.tokens])
+        examples, tokens, pairs = self.group.all_reduce([cost.examples, cost.tokens, cost.pairs])
         (seconds,) = self.group.all_reduce([cost.seconds], dist.ReduceOp.MAX)
-        return Cost(steps=cost.steps, examples=int(examples), tokens=int(tokens), seconds=seconds)
+        return Cost(steps=cost.steps, examples=int(examples), tokens=int(tokens), seconds=seconds, pairs=int(pairs))
 
     def _rng(self):
         """Rank 0 draws dropout from the trial's own random stream; the others from streams of their own,
@@ -220,7 +220,7 @@ class DataParallelPhase(Phase):
         if self.group.rank == 0:
             return contextlib.nullcontext()
         stack = contextlib.ExitStack()
-        stack.enter_context(torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []))
+        stack.enter_context(state_io.forked_rng(self.device))
         torch.manual_seed((self.rng_seed * 1_000_003 + self.step) * 1_009 + self.group.rank)
         return stack
 

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from study.data import Split
+from study.tasks.base import pair_count
 from study.train import Cost
 
 
@@ -54,5 +55,6 @@ def score_split(
     with autocast:
         preds = fmt.predict(encoder, head, data.features, data.examples, data.task, batch_size, pad_id, layer)
     values = data.task.score(fmt.gold(data.examples, data.task), preds.values, data.lang)
-    cost = Cost(steps=0, examples=len(data.examples), tokens=preds.tokens, seconds=time.perf_counter() - start)
+    cost = Cost(steps=0, examples=len(data.examples), tokens=preds.tokens, seconds=time.perf_counter() - start,
+                pairs=pair_count(data.features))
     return SplitScore(data.task.name, data.split, data.lang, values, preds.values, cost)

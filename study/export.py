@@ -8,10 +8,10 @@ What it writes (the README lists the columns of each table):
 - `results.parquet`, `results.csv`: the results table;
 - `pareto_front.csv`; `pareto.png/.svg` (the overall score) and `pareto_<task>.png/.svg`: fronts of the
   zero-shot score against cost, per size on steps and across sizes on FLOPs;
-- `gains.csv`, `gains.png/.svg`: gain over the step-0 baseline with 95% bootstrap intervals over seeds;
+- `gains.csv`, `gains.png/.svg`: gain over the step-0 baseline with 95% paired t intervals over seeds;
 - `size_comparison.csv`, `size_comparison.png/.svg`: does the gain grow or shrink with model size;
 - `language_gains.csv`, `language_gains[_family|_script].png/.svg`: gains per language (or family, script);
-- `dev_vs_zero_shot.csv`, `rank_correlation.csv`, `dev_vs_zero_shot.png/.svg`: English dev against
+- `dev_vs_zero_shot.csv`, `rank_correlation.csv`, `dev_vs_zero_shot.png/.svg`: ASHA's signal against
   zero-shot, and Spearman's rank correlation per size;
 - `report.html`: all of the above in one self-contained interactive page (plotly, no network needed).
 """
@@ -31,12 +31,11 @@ import pyarrow as pa
 
 from analysis import aggregate, gains, languages, pareto, plots, report, transfer
 from analysis.pareto import OVERALL
+from analysis.plots import COST_LABELS
 from study import results, storage
 
 OBJECTIVE = "target_task"  # the column naming what a score is of: a target task, or "overall"
 GROUPINGS = ("family", "script")  # language properties the per-language heatmap is also grouped by
-N_BOOT = 2000  # bootstrap resamples per interval
-BOOT_SEED = 0  # seeds every interval's generator, so an export is reproducible
 
 
 @dataclass
@@ -52,37 +51,57 @@ class Tables:
     language_views: dict[str, pd.DataFrame]  # "language", "family", "script" -> heatmap table
     dev_vs_zero_shot: pd.DataFrame
     rank_correlation: pd.DataFrame
+    convention: aggregate.Convention  # how the scores were aggregated (benchmark, QA score, languages)
 
 
-def analyse(df: pd.DataFrame, n_boot: int = N_BOOT, seed: int = BOOT_SEED) -> Tables:
-    """Every table of the report from the results table (a pure function of `df`)."""
-    per_task = aggregate.task_scores(df, split="test")
-    overall = aggregate.overall_scores(df, split="test").assign(**{OBJECTIVE: OVERALL})
+def analyse(df: pd.DataFrame, convention: aggregate.Convention | None = None) -> Tables:
+    """Every table of the report from the results table (a pure function of `df` and `convention`).
+
+    `convention` (the study's, `StudySpec.convention`) says which languages each task score covers and how
+    QA is scored; None expects every language a task has in `df` and scores QA (EM + F1) / 2.
+    """
+    convention = convention or aggregate.Convention()
+    metrics = convention.metrics(df)
+    per_task = aggregate.task_scores(df, split="test", metrics=metrics, expected_languages=convention.languages)
+    overall = aggregate.overall_scores(df, split="test", metrics=metrics, expected_languages=convention.languages)
+    overall = overall.assign(**{OBJECTIVE: OVERALL})
     points = pd.concat([aggregate.seed_means(overall), aggregate.seed_means(per_task)], ignore_index=True)
     fronts = pareto.study_fronts(points, objective=OBJECTIVE)
 
     gain_table = pd.concat(
-        [gains.gains_over_baseline(overall, n_boot=n_boot, seed=seed),
-         gains.gains_over_baseline(per_task, n_boot=n_boot, seed=seed)], ignore_index=True,
+        [gains.gains_over_baseline(overall), gains.gains_over_baseline(per_task)], ignore_index=True,
     )
     comparison = pd.concat(
-        [gains.size_comparison(overall, n_boot=n_boot, seed=seed),
-         gains.size_comparison(per_task, n_boot=n_boot, seed=seed)], ignore_index=True,
+        [gains.size_comparison(overall), gains.size_comparison(per_task)], ignore_index=True,
     )
     properties = language_properties()
-    per_language = gains.gains_over_baseline(aggregate.language_scores(df, split="test"), n_boot=n_boot, seed=seed)
+    per_language = gains.gains_over_baseline(aggregate.language_scores(df, split="test", metrics=metrics))
     per_language = per_language.merge(properties[["language", *GROUPINGS]], on="language", how="left")
     for column in GROUPINGS:
         per_language[column] = per_language[column].fillna(languages.UNKNOWN)
     views = {
         by: languages.language_gain_table(per_language, by=by, properties=properties) for by in ("language", *GROUPINGS)
     }
-    scatter = transfer.dev_vs_zero_shot(df)
+    scatter = transfer.dev_vs_zero_shot(df, metrics=metrics, expected_languages=convention.languages)
     return Tables(
         results=df, points=points, fronts=fronts, gains=gain_table, size_comparison=comparison,
         language_gains=per_language, language_views=views, dev_vs_zero_shot=scatter,
-        rank_correlation=transfer.rank_correlation(scatter),
+        rank_correlation=transfer.rank_correlation(scatter), convention=convention,
     )
+
+
+def study_convention(uri: str) -> aggregate.Convention:
+    """The convention of the study at `uri`, from its `spec.json` (`study.spec.convention_of`); the default
+    one without a spec.json that parses (a folder of rows alone)."""
+    import json
+
+    from study.spec import convention_of
+
+    spec_uri = storage.join(uri, "spec.json")
+    try:
+        return convention_of(json.loads(storage.read_text(spec_uri))) if storage.exists(spec_uri) else aggregate.Convention()
+    except (ValueError, OSError):
+        return aggregate.Convention()
 
 
 def language_properties() -> pd.DataFrame:
@@ -127,7 +146,7 @@ def export(path: str, out: str | None = None, on_stage=None) -> dict[str, str]:
     put("results csv", "results.csv", df.to_csv(index=False).encode())
     on_stage(STAGES[0])
 
-    tables = analyse(df)
+    tables = analyse(df, study_convention(uri))
     csvs = {
         "pareto front": ("pareto_front.csv", tables.fronts),
         "gains": ("gains.csv", tables.gains),
@@ -187,9 +206,8 @@ def render(tables: Tables, uri: str) -> str:
         "Pareto fronts: zero-shot score against intermediate-training cost",
         "Each point is one configuration at one milestone, averaged over its seeds. Left: each model size's "
         "front on intermediate steps (how long to train it). Right: one front across sizes on FLOPs "
-        "(6 x parameters x tokens), which answers whether a large model trained briefly beats a small one "
-        "trained long. The overall score is XTREME's: the mean over target tasks of each task's mean over "
-        "languages, English included.",
+        f"({COST_LABELS[pareto.FLOPS_AXIS]}), which answers whether a large model trained briefly beats a small one trained "
+        f"long. Scores: {tables.convention.describe()}.",
     )
     for i, objective in enumerate(objectives(tables.points)):
         points = tables.points[tables.points[OBJECTIVE] == objective]
@@ -202,8 +220,11 @@ def render(tables: Tables, uri: str) -> str:
 
     gain_section = report.Section(
         "Gains over the no-intermediate baseline",
-        "Mean gain in points over the step-0 baseline of the same size and seed, with 95% percentile "
-        "bootstrap intervals over seeds (one seed gives an interval of zero width).",
+        f"Scores: {tables.convention.describe()}. "
+        "Mean gain in points over the step-0 baseline of the same size and seed, with 95% paired Student-t "
+        "intervals over seeds (each seed's gain over its own baseline). With one seed there is no interval: "
+        "the point is marked '1 seed'. The intervals cover the spread between seeds, not the sampling of "
+        "the test examples, which every seed shares.",
     )
     trained = tables.gains[tables.gains["intermediate_steps"] > 0]
     if trained.dropna(subset=["gain"]).empty:
@@ -216,8 +237,9 @@ def render(tables: Tables, uri: str) -> str:
     comparison = report.Section(
         "Does the gain grow or shrink with model size?",
         "For each pair of sizes and each step count both ran: the larger size's gain minus the smaller's, "
-        "with a 95% bootstrap interval (each size's seeds resampled on their own). 'grows' and 'shrinks' "
-        "mean the interval excludes 0; with fewer than 2 seeds per size no verdict is given.",
+        "with a 95% Welch t interval (the sizes' seeds are independent samples with their own spreads). "
+        "'grows' and 'shrinks' mean the interval excludes 0; with fewer than 2 seeds per size there is no "
+        "interval and no verdict.",
     )
     if tables.size_comparison.empty:
         comparison.items.append("<p>No step count has results from two sizes yet.</p>")
@@ -242,8 +264,9 @@ def render(tables: Tables, uri: str) -> str:
 
     signal = report.Section(
         "Does English dev (ASHA's signal) predict zero-shot transfer?",
-        "Each point is one trial at one milestone: its English dev score (what ASHA ranks on) against its "
-        "zero-shot score without English. Spearman's rank correlation per size over all milestones, and "
+        "Each point is one trial at one milestone: ASHA's default signal (the mean over target tasks of the "
+        "English dev score normalised by the task's chance level, 0 at chance and 100 perfect: the number a "
+        "trial reports to ASHA) against its zero-shot score without English. Spearman's rank correlation per size over all milestones, and "
         "per milestone, which is the comparison ASHA makes at a rung (fewer than 3 points: no value).",
     )
     if tables.dev_vs_zero_shot.empty:
@@ -268,7 +291,8 @@ def render(tables: Tables, uri: str) -> str:
                      "language_gains.csv", "dev_vs_zero_shot.csv", "rank_correlation.csv")
     ) + "</ul>")
     sections.append(data)
-    return report.render_page(f"xstudy report: {_study_name(tables.results, uri)}", _summary(tables.results, uri), sections)
+    summary = _summary(tables.results, uri, tables.convention)
+    return report.render_page(f"xstudy report: {_study_name(tables.results, uri)}", summary, sections)
 
 
 def objectives(points: pd.DataFrame) -> list[str]:
@@ -277,12 +301,14 @@ def objectives(points: pd.DataFrame) -> list[str]:
     return ([OVERALL] if OVERALL in names else []) + [n for n in names if n != OVERALL]
 
 
-def _summary(df: pd.DataFrame, uri: str) -> str:
+def _summary(df: pd.DataFrame, uri: str, convention: aggregate.Convention) -> str:
     """What this snapshot holds, and the study's progress when its Ray files can be read."""
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     milestones = df[["trial_id", "intermediate_steps"]].drop_duplicates()
     rows = [
         ("study folder", uri),
+        ("benchmark", aggregate.BENCHMARK_NAMES.get(convention.benchmark or "", "none (tasks of neither XTREME nor XTREME-R)")),
+        ("overall score", convention.describe()),
         ("exported at", now),
         ("model sizes", ", ".join(plots.size_order(df)) or "-"),
         ("intermediate tasks", ", ".join(sorted(df["intermediate_task"].unique())) or "-"),

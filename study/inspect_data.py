@@ -94,7 +94,7 @@ def study_splits(spec: Any) -> list[tuple[str, str, str]]:
                 add(first, "train", registry.get(first).train_language)
             add(task.name, "train", task.train_language)
         add(task.name, "dev", task.train_language)
-        for lang in target.languages or task.test_languages:
+        for lang in spec.languages_of(target):
             add(task.name, "test", lang)
     return wanted
 

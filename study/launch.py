@@ -8,11 +8,15 @@ consolidated `results.parquet`.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
 import os
 import signal
 import threading
 from typing import Any
+
+import numpy as np
 
 from study import environment, outcome, preflight, results, status, storage, trackers
 from study.outcome import Outcome
@@ -52,29 +56,66 @@ def tune_expression(value: Any) -> Any:
 def grid_points(spec: StudySpec) -> list[dict[str, Any]]:
     """Every (model size, intermediate task, seed) point, and in `independent` mode every step budget.
 
-    The baseline (`none`) has no budget: it is one step-0 run per size and seed in both modes.
+    The baseline (`none`) has no budget: it is one step-0 run per size and seed in both modes. With
+    `search.num_samples` > 1, every point is repeated once per sample, with its index as `sample`.
     """
     points = []
     independent = spec.intermediate_training.schedule == "independent"
-    for model in spec.models:
-        for task in spec.intermediate:
-            budgets = [s for s in model.milestones if s > 0] if independent and task != "none" else [None]
-            for budget in budgets:
-                for seed in spec.seeds:
-                    point = {"model": model.name, "intermediate_task": task, "seed": seed}
-                    if budget is not None:
-                        point["budget"] = budget
-                    points.append(point)
+    samples = spec.search.num_samples
+    for sample in range(samples):
+        for model in spec.models:
+            for task in spec.intermediate:
+                budgets = [s for s in model.milestones if s > 0] if independent and task != "none" else [None]
+                for budget in budgets:
+                    for seed in spec.seeds:
+                        point = {"model": model.name, "intermediate_task": task, "seed": seed}
+                        if budget is not None:
+                            point["budget"] = budget
+                        if samples > 1:
+                            point["sample"] = sample
+                        points.append(point)
     return points
 
 
+class SharedSample:
+    """A sampled hyperparameter whose value is a pure function of the configuration, not of the seed.
+
+    Tune's grid and random search draw a `loguniform`/`uniform`/`choice` value afresh for every grid point,
+    and the seed is a grid axis: the seeds of one configuration would get different values, become
+    different configurations, and ASHA (which judges a configuration on all its seeds) would never judge
+    them. Here the value is drawn from a generator seeded by (`search.seed`, the hyperparameter's name, the
+    trial's grid point without its seed, its sample index, the grid-searched values): every seed of a
+    configuration draws the same value, distinct configurations draw independently, and a resumed study
+    draws the same values again. The draw itself is Tune's own (`Domain.sample`).
+    A class rather than a closure, so that Tune can store it with the experiment.
+    """
+
+    def __init__(self, name: str, value: Choice | LogUniform | Uniform, search_seed: int, grid_names: list[str]):
+        self.name = name
+        self.value = value
+        self.search_seed = search_seed
+        self.grid_names = sorted(grid_names)  # the grid-searched hyperparameters, part of a configuration
+
+    def __call__(self, config: dict[str, Any]) -> Any:
+        point = {k: v for k, v in config["point"].items() if k != "seed"}
+        grid = {k: config[k] for k in self.grid_names}
+        identity = json.dumps({"name": self.name, "point": point, "grid": grid}, sort_keys=True, default=str)
+        digest = int.from_bytes(hashlib.sha256(identity.encode()).digest()[:8], "big")
+        rng = np.random.default_rng([self.search_seed, digest])
+        return tune_expression(self.value).sample(random_state=rng)
+
+
 def param_space(spec: StudySpec) -> dict[str, Any]:
-    """The grid of points and the hyperparameters' search expressions."""
+    """The grid of points and the hyperparameters: grid-searched, shared samples (`SharedSample`), constants."""
     from ray import tune
 
     space: dict[str, Any] = {"point": tune.grid_search(grid_points(spec))}
+    grid_names = [name for name, value in spec.hyperparameters.items() if isinstance(value, Grid)]
     for name, value in spec.hyperparameters.items():
-        space[name] = tune_expression(value)
+        if isinstance(value, (Choice, LogUniform, Uniform)):
+            space[name] = tune.sample_from(SharedSample(name, value, spec.search.seed, grid_names))
+        else:
+            space[name] = tune_expression(value)
     return space
 
 
@@ -270,9 +311,10 @@ def build_tuner(spec: StudySpec, verbose: bool = True):
         from ray.tune.search.basic_variant import BasicVariantGenerator
 
         searcher = BasicVariantGenerator(random_state=spec.search.seed, max_concurrent=spec.search.max_concurrent_trials or 0)
-        space, num_samples = param_space(spec), spec.search.num_samples
+        # Every sample is a point of the grid already (`grid_points`): Tune runs the grid once.
+        space, num_samples = param_space(spec), 1
     else:
-        space, num_samples = {}, len(OptunaSpace(spec)) * spec.search.num_samples
+        space, num_samples = {}, len(OptunaSpace(spec))
     tune_config = tune.TuneConfig(
         scheduler=scheduler(spec),
         search_alg=searcher,

@@ -19,6 +19,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from study.cache import REQUIRE_PREPARED_ENV, NotPrepared, require_prepared
+from study.flops import Shape, shape_of
 from study.spec import BuiltinSource, HubSource, ModelSpec, PathSource
 from study.weights import ensure_safetensors, pickled_weights
 
@@ -27,8 +28,9 @@ from study.weights import ensure_safetensors, pickled_weights
 class Encoder:
     module: nn.Module
     tokenizer: Any
-    n_params: int  # encoder parameters, embeddings included: the N of the 6 x N x tokens FLOPs estimate
+    n_params: int  # encoder parameters, embeddings included
     location: str  # folder or hub id it was loaded from
+    shape: Shape  # what its FLOPs depend on (non-embedding parameters, layers, attention width)
 
 
 def model_location(spec: ModelSpec) -> tuple[str, dict[str, Any]]:
@@ -67,6 +69,8 @@ def builtin_config(source: BuiltinSource):
     cfg = TINY_SIZES[source.builtin]
     if source.mlm_steps is not None:
         cfg = dataclasses.replace(cfg, mlm_steps=source.mlm_steps)
+    if source.mlm_seed is not None:
+        cfg = dataclasses.replace(cfg, seed=source.mlm_seed)
     return cfg
 
 
@@ -100,29 +104,22 @@ def hub_model_cached(source: HubSource) -> bool:
 
 
 def prepare_builtin(sources: list[BuiltinSource]) -> list[str]:
-    """Pretrain several built-in sizes at once, one process and one thread each.
+    """Pretrain several built-in sizes at once, side by side.
 
-    Tiny encoders barely use a second thread, so building the sizes side by side takes about as long as
-    the largest alone instead of their sum. The shared tokenizer is built first.
+    Each build is its own single-threaded process (`study.tiny_models.build_model`), so building the sizes
+    together takes about as long as the largest alone instead of their sum. The shared tokenizer is built
+    first.
     """
     import concurrent.futures
     import functools
-    import multiprocessing
 
     from study.tiny_models import TINY_SIZES, ensure_tokenizer
 
     if not sources:
         return []
     ensure_tokenizer(TINY_SIZES[sources[0].builtin])
-    if len(sources) == 1:
-        return [ensure_builtin(sources[0], build=True)]
-    ctx = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(len(sources), mp_context=ctx, initializer=_one_thread) as pool:
+    with concurrent.futures.ThreadPoolExecutor(len(sources)) as pool:
         return list(pool.map(functools.partial(ensure_builtin, build=True), sources))
-
-
-def _one_thread() -> None:
-    torch.set_num_threads(1)
 
 
 def load_encoder(spec: ModelSpec) -> Encoder:
@@ -140,7 +137,7 @@ def load_encoder(spec: ModelSpec) -> Encoder:
         # Non-reentrant: works under DDP and FSDP, and with inputs that need no gradient.
         module.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     n_params = sum(p.numel() for p in module.parameters())
-    return Encoder(module, tokenizer, n_params, location)
+    return Encoder(module, tokenizer, n_params, location, shape_of(module, config))
 
 
 def _has_pooler(config: Any) -> bool:

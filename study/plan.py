@@ -1,11 +1,17 @@
-"""`xstudy plan SPEC`: what a study will cost, before anything is spent.
+"""`xstudy plan SPEC`: what a study will cost, before anything is spent, counted as its trials count it.
 
-Estimates, per model size and for the whole grid:
+Per model size, and for the whole grid, in both schedules (`branch` and `independent`):
 - trials and milestones;
-- intermediate-training steps in `branch` and in `independent` mode (the saving of branching);
-- FLOPs of training (6 x parameters x tokens), intermediate and target fine-tuning alike. Tokens per step
-  are bounded above by batch size x max length (real batches pad less), so FLOPs and GPU-hours are upper
-  bounds; evaluation (2 x parameters x tokens, typically a few percent) is left out;
+- per phase, the optimizer steps, non-padding tokens and training FLOPs the trials will spend: the
+  intermediate trunk, the cooldown branches, and target fine-tuning. Steps are exact: they follow from the
+  spec as a trial follows it (every milestone a trial fine-tunes at, in `independent` mode the earlier
+  milestones it scores English dev at too; only targets whose format trains; XCOPA's SocialIQA pass first).
+  Tokens are estimated per example from each training split tokenized as the trials do (the cached split
+  when `prepare` or a trial made it, else a seeded sample of `SAMPLE_EXAMPLES` examples), times the batch
+  size. Where the data or the tokenizer cannot be read, tokens fall back to the upper bound batch size x
+  max length, and `token_estimates` says so for that split. FLOPs are the matmul FLOPs of `study.flops`,
+  as the result rows count them. Evaluation (a forward pass over the dev and test sets, typically a few
+  percent) is left out;
 - GPU-hours at a given sustained device throughput, by default an H100 at 40% of its 989 TFLOP/s dense bf16
   peak, i.e. 400 TFLOP/s;
 - the same with ASHA's expected savings: at each rung a fraction 1/rf of the configurations goes on.
@@ -14,47 +20,57 @@ Estimates, per model size and for the whole grid:
 from __future__ import annotations
 
 import math
+import random
+from dataclasses import dataclass
 from typing import Any
 
-from study.spec import BuiltinSource, HubSource, ModelSpec, PathSource, StudySpec
+from study.flops import Shape
+from study.spec import BuiltinSource, Grid, HubSource, ModelSpec, StudySpec
+from study.train import cooldown_steps
 
 H100_BF16_PEAK_TFLOPS = 989.0
 DEFAULT_DEVICE_TFLOPS = 400.0  # sustained: an H100 at 40% MFU
+SAMPLE_EXAMPLES = 2000  # examples tokenized per split when the split is not in the cache yet
+MODES = ("branch", "independent")
+PHASES = ("intermediate", "cooldown", "target")
 
-# Encoder parameters of the models a study names most (REFERENCE.md), so planning needs no download.
-KNOWN_PARAMS = {
-    "FacebookAI/xlm-roberta-base": 278_000_000,
-    "FacebookAI/xlm-roberta-large": 560_000_000,
-    "xlm-roberta-base": 278_000_000,
-    "xlm-roberta-large": 560_000_000,
-    "facebook/xlm-roberta-xl": 3_480_000_000,
-    "facebook/xlm-roberta-xxl": 10_700_000_000,
-    "google/mt5-small": 147_000_000,
-    "google/mt5-base": 277_000_000,
-    "google/mt5-large": 564_000_000,
-    "google/mt5-xl": 1_670_000_000,
-    "google/mt5-xxl": 5_660_000_000,
-    "microsoft/mdeberta-v3-base": 278_000_000,
-    "google/rembert": 575_000_000,
+# Parameters and FLOPs shape of the encoders a study names most, so planning needs no download. Counted on
+# the meta device from each model's config (XLM-R without its pooler; mT5's encoder alone).
+KNOWN_SHAPES: dict[str, tuple[int, Shape]] = {
+    "FacebookAI/xlm-roberta-base": (277_453_056, Shape(85_056_000, 12, 768)),
+    "FacebookAI/xlm-roberta-large": (558_840_832, Shape(302_311_424, 24, 1024)),
+    "facebook/xlm-roberta-xl": (3_475_929_600, Shape(2_832_358_400, 36, 2560)),
+    "facebook/xlm-roberta-xxl": (10_695_954_432, Shape(9_666_240_512, 48, 4096)),
+    "google/mt5-small": (146_940_608, Shape(18_883_072, 8, 384)),
+    "google/mt5-base": (277_040_256, Shape(84_953_856, 12, 768)),
+    "google/mt5-large": (564_446_720, Shape(308_331_520, 24, 1024)),
+    "google/mt5-xl": (1_669_958_656, Shape(1_157_728_256, 24, 2048)),
+    "google/mt5-xxl": (5_655_173_120, Shape(4_630_712_320, 24, 4096)),
+    "microsoft/mdeberta-v3-base": (278_218_752, Shape(85_057_536, 12, 768)),
+    "google/rembert": (574_592_128, Shape(510_383_744, 32, 1152)),
 }
+KNOWN_SHAPES["xlm-roberta-base"] = KNOWN_SHAPES["FacebookAI/xlm-roberta-base"]
+KNOWN_SHAPES["xlm-roberta-large"] = KNOWN_SHAPES["FacebookAI/xlm-roberta-large"]
 
 
-def parameter_count(model: ModelSpec) -> int:
-    """Encoder parameters, from the spec's source without loading weights."""
+# ------------------------------------------------------------------------------------------- models
+def model_shape(model: ModelSpec) -> tuple[int, Shape]:
+    """(encoder parameters, FLOPs shape) from the spec's source, without loading weights."""
     source = model.source
     if isinstance(source, BuiltinSource):
         from transformers import XLMRobertaConfig, XLMRobertaModel
 
-        from study.tiny_models import TINY_SIZES, ensure_tokenizer
+        from study.model import builtin_config
+        from study.tiny_models import MAX_LENGTH, ensure_tokenizer
 
-        cfg = TINY_SIZES[source.builtin]
-        vocab = _tokenizer_vocab(ensure_tokenizer(cfg))
-        config = XLMRobertaConfig(vocab_size=vocab, hidden_size=cfg.hidden_size, num_hidden_layers=cfg.num_layers,
-                                  num_attention_heads=cfg.num_heads, intermediate_size=cfg.intermediate_size,
-                                  max_position_embeddings=cfg.seq_len + 2)
+        cfg = builtin_config(source)
+        config = XLMRobertaConfig(vocab_size=len(_load_tokenizer(str(ensure_tokenizer(cfg)))), hidden_size=cfg.hidden_size,
+                                  num_hidden_layers=cfg.num_layers, num_attention_heads=cfg.num_heads,
+                                  intermediate_size=cfg.intermediate_size, max_position_embeddings=MAX_LENGTH + 2,
+                                  type_vocab_size=1)
         return _count_on_meta(lambda: XLMRobertaModel(config, add_pooling_layer=False))
-    if isinstance(source, HubSource) and source.hub in KNOWN_PARAMS:
-        return KNOWN_PARAMS[source.hub]
+    if isinstance(source, HubSource) and source.hub in KNOWN_SHAPES:
+        return KNOWN_SHAPES[source.hub]
     location = source.hub if isinstance(source, HubSource) else source.path
     from transformers import AutoConfig, AutoModel
 
@@ -66,90 +82,259 @@ def parameter_count(model: ModelSpec) -> int:
     return _count_on_meta(lambda: AutoModel.from_config(config))
 
 
-def _tokenizer_vocab(folder) -> int:
-    from transformers import AutoTokenizer
+def parameter_count(model: ModelSpec) -> int:
+    """Encoder parameters, embeddings included, from the spec's source without loading weights."""
+    return model_shape(model)[0]
 
-    return len(AutoTokenizer.from_pretrained(str(folder)))
 
-
-def _count_on_meta(build) -> int:
+def _count_on_meta(build) -> tuple[int, Shape]:
     import torch
+
+    from study.flops import shape_of
 
     with torch.device("meta"):
         module = build()
-    return sum(p.numel() for p in module.parameters())
+    return sum(p.numel() for p in module.parameters()), shape_of(module)
 
 
-def _model_plan(spec: StudySpec, model: ModelSpec, params: int, device_tflops: float) -> dict[str, Any]:
+def _load_tokenizer(location: str, **kwargs: Any):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(location, **kwargs)
+
+
+def plan_tokenizer(model: ModelSpec):
+    """The tokenizer a trial of this size uses, from the cache or a local folder only (no download, no
+    pretraining); raises OSError where it is not on this machine."""
+    source = model.source
+    if isinstance(source, BuiltinSource):
+        from study.model import builtin_config
+        from study.tiny_models import ensure_tokenizer
+
+        return _load_tokenizer(str(ensure_tokenizer(builtin_config(source))))
+    if isinstance(source, HubSource):
+        kwargs: dict[str, Any] = {"trust_remote_code": source.trust_remote_code, "local_files_only": True}
+        if source.revision:
+            kwargs["revision"] = source.revision
+        return _load_tokenizer(source.hub, **kwargs)
+    return _load_tokenizer(source.path, trust_remote_code=source.trust_remote_code)
+
+
+# ------------------------------------------------------------------------------------ token estimates
+@dataclass(frozen=True)
+class SplitProfile:
+    """What one training feature (a row of a batch) holds, on average, for one model's tokenizer."""
+
+    tokens: float  # non-padding tokens per feature (all choices of a multiple-choice example)
+    pairs: float  # sum over the feature's sequences of length^2 (the attention term of `study.flops`)
+    examples: int  # examples in the split (mixture shares are proportional to these)
+    estimate: str  # how it was obtained: from the cached split, a sample, or the upper bound and why
+
+
+_PROFILES: dict[tuple[Any, ...], SplitProfile] = {}  # per process: one tokenizer and length share the work
+
+
+def split_profile(task_name: str, model: ModelSpec, tokenizer: Any, spec: StudySpec) -> SplitProfile:
+    """The English training split of `task_name` as the trials of `model` tokenize it."""
+    from study.data import tokenizer_fingerprint
+
+    if tokenizer is None:
+        return _upper_bound(model, "the tokenizer is not on this machine")
+    key = (task_name, tokenizer_fingerprint(tokenizer), model.max_length, spec.study.data_dir)
+    if key not in _PROFILES:
+        _PROFILES[key] = _measure(task_name, model, tokenizer, spec)
+    return _PROFILES[key]
+
+
+def _measure(task_name: str, model: ModelSpec, tokenizer: Any, spec: StudySpec) -> SplitProfile:
+    from study.data import split_folder
+    from study.tasks import registry
+    from study.tasks.base import pair_count, token_count
+    from study.tasks.registry import LoadContext
+
+    task = registry.get(task_name)
+    ctx = LoadContext(data_dir=spec.study.data_dir)
+    try:
+        folder = split_folder(task, "train", task.train_language, tokenizer, model.max_length, ctx, True)
+        if folder.exists():
+            import datasets
+
+            features = datasets.load_from_disk(str(folder / "features")).select_columns(["input_ids"]).to_dict()
+            n = len(features["input_ids"])
+            examples = datasets.load_from_disk(str(folder / "examples")).num_rows
+            return SplitProfile(token_count(features) / n, pair_count(features) / n, examples,
+                                f"the cached split ({n} features)")
+        examples = task.load("train", task.train_language, ctx)
+    except Exception as exc:  # noqa: BLE001 - any reader failure means: no estimate from the data
+        return _upper_bound(model, f"the data cannot be read ({type(exc).__name__}: {exc})")
+    if not examples:
+        return _upper_bound(model, "the split has no examples")
+    sample = random.Random(0).sample(examples, min(SAMPLE_EXAMPLES, len(examples)))
+    features = task.format.features(sample, tokenizer, model.max_length, task, True)
+    n = len(features["input_ids"])
+    return SplitProfile(token_count(features) / n, pair_count(features) / n, len(examples),
+                        f"a sample of {len(sample)} of {len(examples)} examples")
+
+
+def _upper_bound(model: ModelSpec, why: str) -> SplitProfile:
+    """Every feature max_length tokens long: what `plan` counts where it cannot read the data."""
+    return SplitProfile(float(model.max_length), float(model.max_length) ** 2, 1, f"upper bound (max_length): {why}")
+
+
+# ---------------------------------------------------------------------------------------------- plan
+@dataclass
+class PhaseCost:
+    steps: float = 0.0
+    tokens: float = 0.0
+    pairs: float = 0.0
+
+    def add(self, steps: float, batch: int, profile: SplitProfile, times: float = 1.0) -> None:
+        self.steps += times * steps
+        self.tokens += times * steps * batch * profile.tokens
+        self.pairs += times * steps * batch * profile.pairs
+
+    def scaled(self, factor: float) -> PhaseCost:
+        return PhaseCost(self.steps * factor, self.tokens * factor, self.pairs * factor)
+
+    def plus(self, other: PhaseCost) -> PhaseCost:
+        return PhaseCost(self.steps + other.steps, self.tokens + other.tokens, self.pairs + other.pairs)
+
+
+def _grid_combinations(spec: StudySpec) -> int:
+    """Configurations per grid point that grid-searched hyperparameters make."""
+    return math.prod(len(v.grid) for v in spec.hyperparameters.values() if isinstance(v, Grid))
+
+
+def _model_plan(spec: StudySpec, model: ModelSpec, params: int, shape: Shape, profile, device_tflops: float) -> dict[str, Any]:
     grid = [s for s in model.milestones if s > 0]
     tasks = [t for t in spec.intermediate if t != "none"]
-    seeds = len(spec.seeds) * spec.search.num_samples
+    repeats = len(spec.seeds) * spec.search.num_samples * _grid_combinations(spec)  # trials per grid point
     cf = spec.intermediate_training.cooldown_fraction
     rf = spec.asha.reduction_factor if spec.asha.enabled else 1.0
-    tokens_per_step = model.batch_size * model.max_length
     tt = spec.target_training
-    target_steps = sum(t.train_steps if t.train_steps is not None else tt.steps for t in spec.targets)
-    target_tokens = target_steps * tt.batch_size * model.max_length  # one fine-tuning of every target
+    survive = [rf**-i for i in range(len(grid))]  # the share of configurations still running at milestone i
 
-    # Branch: one trunk per configuration through every milestone, a cooldown and the targets at each.
-    branch_steps = (grid[-1] + sum(math.ceil(cf * m) for m in grid)) if grid else 0
-    # Independent: one run per step count; the targets run once, at its end.
-    independent_steps = sum(grid)
-    n_configs = len(tasks) * seeds
+    # One round of target fine-tuning: every target whose format trains, on the tasks it trains on first too.
+    from study.tasks import registry
 
-    def flops(steps: float, target_runs: float) -> float:
-        return 6.0 * params * (steps * tokens_per_step + target_runs * target_tokens)
+    round_cost = PhaseCost()
+    for target in spec.targets:
+        task = registry.get(target.task)
+        steps = target.train_steps if target.train_steps is not None else tt.steps
+        if task.format.trains and steps > 0:
+            for data in (*task.train_first, task.name):
+                round_cost.add(steps, tt.batch_size, profile(data))
 
-    branch_full = n_configs * flops(branch_steps, len(grid)) + seeds * flops(0, 1)
-    independent_full = n_configs * flops(independent_steps, len(grid)) + seeds * flops(0, 1)
-    # ASHA: the segment before rung i is trained by the share that survived i earlier rungs.
-    survive = [rf ** -i for i in range(len(grid))]
-    branch_asha_steps = sum(
-        (m - prev) * s + math.ceil(cf * m) * s for m, prev, s in zip(grid, [0, *grid[:-1]], survive)
-    )
-    branch_asha = n_configs * flops(branch_asha_steps, sum(survive)) + seeds * flops(0, 1)
-    independent_asha = 0.0
-    for b_index, budget in enumerate(grid):
-        # A run to `budget` meets the rungs below it; it trains each segment while it survives.
-        segments = [m for m in grid if m <= budget]
-        steps = sum((m - prev) * survive[i] for i, (m, prev) in enumerate(zip(segments, [0, *segments[:-1]])))
-        independent_asha += n_configs * flops(steps, survive[len(segments) - 1])
-    independent_asha += seeds * flops(0, 1)
+    def intermediate_step(task: str) -> PhaseCost:
+        """One intermediate step of `task`; a mixture's step is its members' steps weighted by share."""
+        members = spec.members(task)
+        mixture = spec.mixture(task)
+        shares = mixture.shares({m: profile(m).examples for m in members}) if mixture else {members[0]: 1.0}
+        step = PhaseCost()
+        for member, share in shares.items():
+            step.add(1, model.batch_size, profile(member), times=share)
+        return step
+
+    phases = {mode: {phase: PhaseCost() for phase in PHASES} for mode in MODES}
+    asha = {mode: {phase: PhaseCost() for phase in PHASES} for mode in MODES}
+    for task in tasks:
+        step = intermediate_step(task)
+        # Branch: one trunk through every milestone; at each, a cooldown branch and a round of targets.
+        for i, (m, prev) in enumerate(zip(grid, [0, *grid[:-1]], strict=True)):
+            for costs, share in ((phases, 1.0), (asha, survive[i])):
+                costs["branch"]["intermediate"] = costs["branch"]["intermediate"].plus(step.scaled((m - prev) * share))
+                costs["branch"]["cooldown"] = costs["branch"]["cooldown"].plus(step.scaled(cooldown_steps(cf, m) * share))
+                costs["branch"]["target"] = costs["branch"]["target"].plus(round_cost.scaled(share))
+        # Independent: one run per budget, which fine-tunes the targets at every milestone up to its budget.
+        for budget in grid:
+            reached = [m for m in grid if m <= budget]
+            for i, (m, prev) in enumerate(zip(reached, [0, *reached[:-1]], strict=True)):
+                for costs, share in ((phases, 1.0), (asha, survive[i])):
+                    costs["independent"]["intermediate"] = costs["independent"]["intermediate"].plus(step.scaled((m - prev) * share))
+                    costs["independent"]["target"] = costs["independent"]["target"].plus(round_cost.scaled(share))
+    for costs in (phases, asha):  # the baseline: one round of targets at step 0, per repeat
+        for mode in MODES:
+            costs[mode] = {phase: cost.scaled(repeats) for phase, cost in costs[mode].items()}
+            costs[mode]["target"] = costs[mode]["target"].plus(round_cost.scaled(repeats))
+
+    def flops(cost: PhaseCost) -> float:
+        return shape.training(cost.tokens, cost.pairs)
 
     def gpu_hours(f: float) -> float:
         return f / (device_tflops * 1e12) / 3600.0
 
+    total = {mode: sum(flops(c) for c in phases[mode].values()) for mode in MODES}
+    total.update({f"{mode}_with_asha": sum(flops(c) for c in asha[mode].values()) for mode in MODES})
+    n_configs = len(tasks) * repeats
+    names = sorted({*(m for t in tasks for m in spec.members(t)),
+                    *(d for t in spec.targets for d in (*registry.get(t.task).train_first, t.task)
+                      if registry.get(t.task).format.trains)})
     return {
         "parameters": params,
+        "non_embedding_parameters": shape.non_embedding_params,
         "milestones": model.milestones,
-        "trials": {"branch": n_configs + seeds, "independent": n_configs * len(grid) + seeds},
-        "intermediate_steps": {"branch": n_configs * branch_steps, "independent": n_configs * independent_steps},
-        "tokens_per_step_upper_bound": tokens_per_step,
-        "flops": {"branch": branch_full, "independent": independent_full,
-                  "branch_with_asha": branch_asha, "independent_with_asha": independent_asha},
-        "gpu_hours": {"branch": gpu_hours(branch_full), "independent": gpu_hours(independent_full),
-                      "branch_with_asha": gpu_hours(branch_asha), "independent_with_asha": gpu_hours(independent_asha)},
+        "trials": {"branch": n_configs + repeats, "independent": n_configs * len(grid) + repeats},
+        "intermediate_steps": {mode: int(round(phases[mode]["intermediate"].steps + phases[mode]["cooldown"].steps))
+                               for mode in MODES},
+        "phases": {mode: {phase: {"steps": int(round(c.steps)), "tokens": c.tokens, "flops": flops(c)}
+                          for phase, c in phases[mode].items()} for mode in MODES},
+        "token_estimates": {name: profile(name).estimate for name in names},
+        "flops": total,
+        "gpu_hours": {key: gpu_hours(value) for key, value in total.items()},
     }
 
 
-def plan(spec: StudySpec, device_tflops: float = DEFAULT_DEVICE_TFLOPS, params: dict[str, int] | None = None) -> dict[str, Any]:
+def plan(
+    spec: StudySpec,
+    device_tflops: float = DEFAULT_DEVICE_TFLOPS,
+    shapes: dict[str, tuple[int, Shape]] | None = None,
+    profiles: dict[tuple[str, str], SplitProfile] | None = None,
+) -> dict[str, Any]:
+    """The plan of `spec` as a JSON-able dict (what `xstudy plan --json` prints).
+
+    `shapes` (model name -> (parameters, Shape)) and `profiles` ((model name, task) -> SplitProfile) replace
+    what would otherwise be read from the models' configs and the data.
+    """
     models = {}
     for m in spec.models:
-        n = (params or {}).get(m.name) or parameter_count(m)
-        models[m.name] = _model_plan(spec, m, n, device_tflops)
+        params, shape = (shapes or {}).get(m.name) or model_shape(m)
+        tokenizer = None
+        if not profiles:
+            try:
+                tokenizer = plan_tokenizer(m)
+            except (OSError, ValueError):  # not on this machine: the estimates fall back, and say why
+                tokenizer = None
+        cache: dict[str, SplitProfile] = {}
 
-    def total(path: tuple[str, str]) -> float:
-        return sum(v[path[0]][path[1]] for v in models.values())
+        def profile(task: str, m=m, tokenizer=tokenizer, cache=cache) -> SplitProfile:
+            if profiles is not None and (m.name, task) in profiles:
+                return profiles[(m.name, task)]
+            if task not in cache:
+                cache[task] = split_profile(task, m, tokenizer, spec)
+            return cache[task]
 
-    steps = {"branch": int(total(("intermediate_steps", "branch"))), "independent": int(total(("intermediate_steps", "independent")))}
+        models[m.name] = _model_plan(spec, m, params, shape, profile, device_tflops)
+
+    def total(*path: str) -> float:
+        return sum(_get(v, path) for v in models.values())
+
+    steps = {mode: int(total("intermediate_steps", mode)) for mode in MODES}
     return {
         "study": spec.study.name,
         "schedule": spec.intermediate_training.schedule,
         "device_tflops": device_tflops,
         "models": models,
-        "trials": {"branch": int(total(("trials", "branch"))), "independent": int(total(("trials", "independent")))},
+        "trials": {mode: int(total("trials", mode)) for mode in MODES},
         "intermediate_steps": steps,
         "branch_saving": 1.0 - steps["branch"] / steps["independent"] if steps["independent"] else 0.0,
-        "flops": {k: total(("flops", k)) for k in ("branch", "independent", "branch_with_asha", "independent_with_asha")},
-        "gpu_hours": {k: total(("gpu_hours", k)) for k in ("branch", "independent", "branch_with_asha", "independent_with_asha")},
+        "phases": {mode: {phase: {key: total("phases", mode, phase, key) for key in ("steps", "tokens", "flops")}
+                          for phase in PHASES} for mode in MODES},
+        "flops": {k: total("flops", k) for k in (*MODES, *(f"{m}_with_asha" for m in MODES))},
+        "gpu_hours": {k: total("gpu_hours", k) for k in (*MODES, *(f"{m}_with_asha" for m in MODES))},
     }
+
+
+def _get(tree: dict[str, Any], path: tuple[str, ...]) -> float:
+    for key in path:
+        tree = tree[key]
+    return tree  # type: ignore[return-value]

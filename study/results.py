@@ -34,7 +34,7 @@ SCHEMA = pa.schema(
         ("intermediate_steps", pa.int64()),  # the milestone: optimizer steps of intermediate training
         ("intermediate_examples", pa.int64()),
         ("intermediate_tokens", pa.int64()),  # non-padding tokens seen in intermediate training
-        ("intermediate_flops", pa.float64()),  # 6 x params x tokens
+        ("intermediate_flops", pa.float64()),  # matmul FLOPs (study.flops: non-embedding params, attention)
         ("intermediate_seconds", pa.float64()),  # wall seconds spent reaching this milestone
         ("target_task", pa.string()),
         ("target_format", pa.string()),
@@ -45,11 +45,11 @@ SCHEMA = pa.schema(
         ("higher_is_better", pa.bool_()),
         ("target_steps", pa.int64()),  # fine-tuning steps on the target's English training data
         ("target_tokens", pa.int64()),
-        ("target_flops", pa.float64()),
+        ("target_flops", pa.float64()),  # matmul FLOPs, as intermediate_flops
         ("target_seconds", pa.float64()),
         ("eval_examples", pa.int64()),
         ("eval_tokens", pa.int64()),
-        ("eval_flops", pa.float64()),  # 2 x params x tokens
+        ("eval_flops", pa.float64()),  # forward matmul FLOPs (a third of training's)
         ("eval_seconds", pa.float64()),
         ("node", pa.string()),  # the host the trial ran on
         ("recorded_at", pa.string()),  # ISO 8601, UTC
@@ -62,6 +62,10 @@ SCHEMA = pa.schema(
         ("target_accelerator_seconds", pa.float64()),
         ("eval_accelerator_seconds", pa.float64()),
         ("mixture", pa.string()),  # multi-task intermediate training: task -> sampling share, as JSON
+        ("chance", pa.float64()),  # English dev rows: the task's chance score (ASHA's signal is normalised by it)
+        ("model_non_embedding_params", pa.int64()),  # the N of the FLOPs (0: a row written before the column)
+        ("intermediate_flops_all_params", pa.float64()),  # 6 x all parameters x tokens, embeddings included
+        ("cooldown_flops", pa.float64()),  # branch mode: the cooldown branch's FLOPs (included in intermediate_flops)
     ]
 )
 COLUMNS = tuple(SCHEMA.names)
@@ -69,6 +73,8 @@ ADDED_DEFAULTS: dict[str, Any] = {
     "cooldown_steps": 0, "cooldown_tokens": 0, "cooldown_seconds": 0.0,
     "intermediate_accelerator_seconds": 0.0, "cooldown_accelerator_seconds": 0.0,
     "target_accelerator_seconds": 0.0, "eval_accelerator_seconds": 0.0, "mixture": "",
+    "chance": float("nan"), "model_non_embedding_params": 0, "intermediate_flops_all_params": float("nan"),
+    "cooldown_flops": 0.0,
 }
 
 

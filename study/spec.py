@@ -26,6 +26,7 @@ class BuiltinSource(Strict):
 
     builtin: str
     mlm_steps: int | None = Field(None, ge=1, description="overrides the size's masked-LM pretraining steps")
+    mlm_seed: int | None = Field(None, ge=0, description="overrides the pretraining seed (weights, masking, batches)")
 
 
 class HubSource(Strict):
@@ -279,6 +280,16 @@ class StudyMeta(Strict):
 
 class StudySpec(Strict):
     study: StudyMeta
+    benchmark: Literal["xtreme", "xtreme-r"] = Field(
+        "xtreme-r",
+        description="whose convention the overall score follows: each target's default languages are this "
+        "benchmark's list for the task, and a task of the other benchmark only is an error",
+    )
+    qa_score: Literal["em_f1", "f1"] = Field(
+        "em_f1",
+        description="the per-language score of QA targets in the report: 'em_f1' ((EM + F1) / 2, the official "
+        "evaluate.py) or 'f1' (F1 only, as some papers' XTREME-R tables); the rows keep both metrics",
+    )
     models: list[ModelSpec] = Field(min_length=1)
     intermediate_tasks: list[str | MixtureSpec] = Field(min_length=1)
     target_tasks: list[str | TargetSpec] = Field(min_length=1)
@@ -326,7 +337,31 @@ class StudySpec(Strict):
             raise ValueError(f"target_tasks: duplicate target task(s) {targets}")
         if self.asha.signal.startswith("task:") and self.asha.signal[5:] not in targets:
             raise ValueError(f"asha.signal names {self.asha.signal[5:]!r}, which is not a target task {targets}")
+        self._check_warmup()
         return self
+
+    def _check_warmup(self) -> None:
+        """A warmup at least as long as a run's budget never reaches its learning rate (and, in `independent`
+        mode, never decays): refused, naming the model and its milestones."""
+        warmup = self.intermediate_training.warmup_steps
+        if warmup == 0 or self.intermediate == ["none"]:
+            return
+        for i, m in enumerate(self.models):
+            grid = [s for s in m.milestones if s > 0]
+            if self.intermediate_training.schedule == "independent":
+                short = [s for s in grid if s <= warmup]
+                if short:
+                    raise ValueError(
+                        f"intermediate_training.warmup_steps {warmup} is at least models[{i}] ({m.name})'s step "
+                        f"budget(s) {short}: an independent run to such a budget would end before its warmup does "
+                        "and never decay; use fewer warmup steps or larger milestones"
+                    )
+            elif grid and grid[-1] <= warmup:
+                raise ValueError(
+                    f"intermediate_training.warmup_steps {warmup} is at least models[{i}] ({m.name})'s last milestone "
+                    f"{grid[-1]}: its trunk would end within the warmup, never at its learning rate; use fewer "
+                    "warmup steps or larger milestones"
+                )
 
     # --------------------------------------------------------------------------------- derived views
     @property
@@ -355,6 +390,45 @@ class StudySpec(Strict):
 
     def model(self, name: str) -> ModelSpec:
         return next(m for m in self.models if m.name == name)
+
+    def languages_of(self, target: TargetSpec) -> list[str]:
+        """A target's zero-shot test languages: its `languages:`, else `benchmark`'s list for the task (in the
+        official scorer's order), else, for a task of neither benchmark (the built-in ones), all it has."""
+        from study.tasks import registry
+        from study.tasks.languages import TASK_LANGUAGES
+
+        if target.languages:
+            return list(target.languages)
+        listed = TASK_LANGUAGES[self.benchmark].get(target.task)
+        return list(listed) if listed is not None else list(registry.get(target.task).test_languages)
+
+    def convention(self):
+        """How the report aggregates this study's scores (`analysis.aggregate.Convention`)."""
+        from analysis.aggregate import Convention
+
+        benchmark_tasks = {t.task for t in self.targets} & set(_benchmark_tasks())
+        return Convention(
+            benchmark=self.benchmark if benchmark_tasks else None, qa_score=self.qa_score,
+            languages={t.task: tuple(self.languages_of(t)) for t in self.targets},
+        )
+
+
+def convention_of(data: Any):
+    """The `analysis.aggregate.Convention` of a stored spec (`spec.json` as parsed JSON); the default one when
+    it does not validate (a spec of another version), so that a report or a status can still be made."""
+    from analysis.aggregate import Convention
+
+    try:
+        return StudySpec.model_validate(data).convention()
+    except (ValidationError, TypeError, ValueError, KeyError):
+        return Convention()
+
+
+def _benchmark_tasks() -> set[str]:
+    """Every task of XTREME or XTREME-R."""
+    from study.tasks.languages import TASK_LANGUAGES
+
+    return {task for tasks in TASK_LANGUAGES.values() for task in tasks}
 
 
 # ---------------------------------------------------------------------------------------------- loading
@@ -494,6 +568,9 @@ def registry_errors(data: dict[str, Any]) -> list[tuple[str, str]]:
                 errors.append((where, f"unknown task {name!r}; known: {registry.names('intermediate')}"))
             elif "intermediate" not in task.roles:
                 errors.append((where, f"{name!r} is not an intermediate task"))
+    from study.tasks.languages import BENCHMARKS, TASK_LANGUAGES
+
+    benchmark = data.get("benchmark", "xtreme-r")
     targets = data.get("target_tasks")
     for i, target in enumerate(targets if isinstance(targets, list) else []):
         name = target.get("task") if isinstance(target, dict) else target
@@ -503,6 +580,11 @@ def registry_errors(data: dict[str, Any]) -> list[tuple[str, str]]:
         if task is None:
             errors.append((f"target_tasks[{i}]", f"unknown task {name!r}; known: {registry.names('target')}"))
             continue
+        if benchmark in BENCHMARKS and name in _benchmark_tasks() and name not in TASK_LANGUAGES[benchmark]:
+            other = next(b for b in BENCHMARKS if name in TASK_LANGUAGES[b])
+            errors.append((f"target_tasks[{i}]", f"{name!r} is a task of benchmark {other!r}, not of {benchmark!r}, so "
+                           f"the overall score would be neither benchmark's; {benchmark!r} has "
+                           f"{list(TASK_LANGUAGES[benchmark])}. Set `benchmark: {other}` or drop the task"))
         if "target" not in task.roles:
             errors.append((f"target_tasks[{i}]", f"{name!r} is not a target task"))
         langs = target.get("languages") if isinstance(target, dict) else None

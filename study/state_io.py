@@ -44,12 +44,35 @@ def load_module(path: Path) -> dict[str, torch.Tensor]:
     return load_file(str(path))
 
 
-def rng_state() -> dict[str, torch.Tensor]:
-    return {"torch_cpu": torch.get_rng_state()}
+def rng_devices(device: torch.device) -> list[int]:
+    """The accelerator generators a process on `device` draws from: its CUDA device's, or none on CPU."""
+    if device.type != "cuda":
+        return []
+    return [device.index if device.index is not None else torch.cuda.current_device()]
 
 
-def set_rng_state(state: dict[str, torch.Tensor]) -> None:
+def forked_rng(device: torch.device):
+    """A block whose random draws leave no trace: the CPU generator and `device`'s CUDA generator are saved
+    on entry and restored on exit, even when the block reseeds them (`torch.manual_seed` seeds CUDA too).
+    On a GPU, dropout draws from the CUDA generator, so forking the CPU one alone would not protect a trunk."""
+    return torch.random.fork_rng(devices=rng_devices(device))
+
+
+def rng_state(device: torch.device = torch.device("cpu")) -> dict[str, torch.Tensor]:
+    """The random state a trial resumes from: the CPU generator's, and its CUDA device's when it has one."""
+    state = {"torch_cpu": torch.get_rng_state()}
+    for index in rng_devices(device):
+        state["torch_cuda"] = torch.cuda.get_rng_state(index)
+    return state
+
+
+def set_rng_state(state: dict[str, torch.Tensor], device: torch.device = torch.device("cpu")) -> None:
+    """Restore what `rng_state` saved; a CUDA state is restored on `device` (a checkpoint made on a CPU
+    has none, and a CUDA state is ignored on a CPU)."""
     torch.set_rng_state(state["torch_cpu"])
+    for index in rng_devices(device):
+        if "torch_cuda" in state:
+            torch.cuda.set_rng_state(state["torch_cuda"], index)
 
 
 def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:

@@ -95,7 +95,11 @@ def gather(path: str) -> dict[str, Any]:
 
     table = results.collect(uri)
     _fill_from_rows(trials, table)
-    best = _best(table)
+    from analysis.aggregate import BENCHMARK_NAMES
+    from study.spec import convention_of
+
+    convention = convention_of(spec)
+    best = _best(table, convention)
     milestones = _milestones(spec)
     records = progress.read_all(uri)
     for trial in trials.values():
@@ -119,6 +123,8 @@ def gather(path: str) -> dict[str, Any]:
         "study": spec.get("study", {}).get("name") or storage.parent_and_name(uri)[1],
         "path": uri,
         "snapshot_at": now.isoformat(timespec="seconds"),
+        "benchmark": BENCHMARK_NAMES.get(convention.benchmark or "") if spec else None,
+        "overall_score": convention.describe(),
         "running": bool(counts[RUNNING] or counts[PENDING] or (planned and len(trials) < planned["total"])),
         "planned_trials": planned,
         "trials_by_state": {s: counts.get(s, 0) for s in STATES},
@@ -376,8 +382,9 @@ def _milestones_done(trials, sizes, milestones, planned) -> dict[str, dict[str, 
     return out
 
 
-def _best(table) -> dict[str, dict[str, Any]]:
-    """Per size, the (trial, milestone) with the best English dev score, and its zero-shot score."""
+def _best(table, convention) -> dict[str, dict[str, Any]]:
+    """Per size, the (trial, milestone) with the best English dev score (ASHA's signal), and its zero-shot
+    score under the study's `convention`."""
     if table.empty:
         return {}
     from analysis.aggregate import MILESTONE_KEYS, config_without_seed, dev_signal, overall_scores
@@ -385,7 +392,8 @@ def _best(table) -> dict[str, dict[str, Any]]:
     dev = dev_signal(table).dropna(subset=["score"])
     if dev.empty:
         return {}
-    test = overall_scores(table, split="test").set_index(list(MILESTONE_KEYS))["score"]
+    test = overall_scores(table, split="test", metrics=convention.metrics(table),
+                          expected_languages=convention.languages).set_index(list(MILESTONE_KEYS))["score"]
     out = {}
     for model, group in dev.groupby("model", sort=False):
         row = group.loc[group["score"].idxmax()]

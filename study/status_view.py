@@ -64,6 +64,7 @@ def render(status: dict[str, Any]) -> list[Any]:
         f"[bold]study {status['study']}[/] at {status['path']}: "
         f"{'[yellow]in progress[/]' if status['running'] else '[green]done[/]'}; snapshot {status['snapshot_at']}"
     )
+    out.append(f"benchmark {status.get('benchmark') or 'none'}; {status.get('overall_score', '')}")
     out.append(
         f"started {time['started_at'] or '-'}, last report {time['last_report_at'] or '-'}, "
         f"elapsed {_duration(elapsed)}, trial time {_duration(time['trial_seconds'])} (summed over trials)"

@@ -10,6 +10,16 @@ The tokenizer is word level: a Unigram model whose pieces are every word type of
 (plus single characters as a fallback), scored by corpus frequency. The `tokenizers` Unigram trainer
 drops whole words on a lexicon this small; listing every word as a piece keeps each generated word
 one token, so a tag or a cue word is always exactly one position.
+
+Reproducible weights: pretraining runs in a fresh Python process (`build_model`) whose numerics are
+pinned (`PINNED_NUMERICS`): one thread, PyTorch's generic (non-vectorised) CPU kernels instead of the
+AVX2/AVX-512 ones it would pick for the machine, MKL in its conditional-numerical-reproducibility mode,
+oneDNN off, and deterministic algorithms. Each of these otherwise changes the floating-point rounding,
+and after a few hundred steps the weights: a different thread count or CPU vector extension gave
+different weights here. Pinned, the weights do not depend on the caller's thread count or settings
+(tested); across x86-64 machines with the same pinned torch they should not either, since no code path
+depends on the CPU any more (not checked on a second CPU model). Another CPU architecture (aarch64, no
+MKL) or another torch version gives other weights. The price is about 20% slower pretraining.
 """
 
 from __future__ import annotations
@@ -23,6 +33,8 @@ import os
 import pathlib
 import shutil
 import string
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
@@ -38,7 +50,7 @@ from study.tasks.builtin import (
 )
 
 # Bump when the build procedure changes in a way that changes the weights or the files written.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 TOKENIZER_FORMAT_VERSION = 1
 
 SPECIAL_TOKENS: tuple[str, ...] = ("<s>", "<pad>", "</s>", "<unk>")  # ids 0..3, as in XLM-R
@@ -382,6 +394,49 @@ def tiny_model_built(cfg: TinyModelConfig, cache_dir: pathlib.Path | None = None
     return (tiny_model_folder(cfg, cache_dir) / "pretrain.json").is_file()
 
 
+# The environment of the pretraining process; read by PyTorch and MKL when they load, hence a fresh process.
+PINNED_NUMERICS: dict[str, str] = {
+    "ATEN_CPU_CAPABILITY": "default",  # PyTorch's generic kernels, whatever vector extensions the CPU has
+    "MKL_CBWR": "COMPATIBLE",  # MKL's reproducible code path, the same on every x86-64 CPU
+    "OMP_NUM_THREADS": "1",  # reductions split over threads round differently with another thread count
+    "MKL_NUM_THREADS": "1",
+}
+
+
+def build_model(cfg: TinyModelConfig, tokenizer_dir: pathlib.Path, out_dir: pathlib.Path) -> dict:
+    """Pretrain `cfg` into `out_dir` in a fresh process with `PINNED_NUMERICS`; returns `pretrain`'s stats."""
+    stats_file = out_dir / ".pretrain-stats.json"
+    command = [sys.executable, "-m", "study.tiny_models", json.dumps(dataclasses.asdict(cfg)), str(tokenizer_dir),
+               str(out_dir), str(stats_file)]
+    env = {**os.environ, **PINNED_NUMERICS}
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"pretraining the tiny model {cfg.fingerprint()[:16]} failed (exit {done.returncode}):\n"
+                           f"{done.stderr[-4000:]}")
+    stats = json.loads(stats_file.read_text())
+    stats_file.unlink()
+    return stats
+
+
+def _pretrain_pinned(cfg: TinyModelConfig, tokenizer_dir: pathlib.Path, out_dir: pathlib.Path, stats_file: pathlib.Path) -> None:
+    """The body of the pretraining process (`build_model`): pinned numerics, then `pretrain`."""
+    import torch
+    from transformers import AutoTokenizer
+
+    for name, value in PINNED_NUMERICS.items():
+        if os.environ.get(name) != value:
+            raise RuntimeError(f"pretraining needs {name}={value} in its environment before torch loads; use build_model")
+    torch.set_num_threads(1)
+    torch.backends.mkldnn.enabled = False
+    torch.use_deterministic_algorithms(True)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    stats = pretrain(cfg, tokenizer, out_dir)
+    stats["numerics"] = {**PINNED_NUMERICS, "torch_threads": torch.get_num_threads(),
+                         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                         "mkldnn": torch.backends.mkldnn.enabled}
+    stats_file.write_text(json.dumps(stats))
+
+
 def ensure_tiny_model(cfg: TinyModelConfig, cache_dir: pathlib.Path | None = None) -> pathlib.Path:
     """Folder of the pretrained tiny encoder for `cfg` (model + tokenizer + pretrain.json), built once."""
     cache_dir = pathlib.Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -395,8 +450,8 @@ def ensure_tiny_model(cfg: TinyModelConfig, cache_dir: pathlib.Path | None = Non
 
         start = time.perf_counter()
         tokenizer_dir = ensure_tokenizer(cfg, cache_dir)
+        stats = build_model(cfg, tokenizer_dir, tmp)
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-        stats = pretrain(cfg, tokenizer, tmp)
         tokenizer.save_pretrained(tmp)
         info = {
             "config": dataclasses.asdict(cfg),
@@ -408,8 +463,12 @@ def ensure_tiny_model(cfg: TinyModelConfig, cache_dir: pathlib.Path | None = Non
             "wall_seconds": round(time.perf_counter() - start, 2),
             "torch_version": torch.__version__,
             "transformers_version": transformers.__version__,
-            "torch_threads": torch.get_num_threads(),
         }
         (tmp / "pretrain.json").write_text(json.dumps(info, indent=2) + "\n")
 
     return _build_once(cache_dir, name, "pretrain.json", build)
+
+
+if __name__ == "__main__":
+    _config, _tokenizer, _out, _stats = sys.argv[1:5]
+    _pretrain_pinned(TinyModelConfig(**json.loads(_config)), pathlib.Path(_tokenizer), pathlib.Path(_out), pathlib.Path(_stats))

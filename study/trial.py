@@ -21,7 +21,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-import math
 import random
 import socket
 import tempfile
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from analysis.aggregate import asha_signal
 from study import progress, recovery, results, state_io, storage
 from study.baselines import chance_of
 from study.data import Split, load_split
@@ -43,7 +43,18 @@ from study.spec import StudySpec
 from study.tasks import registry
 from study.tasks.readers import DataError
 from study.tasks.registry import LoadContext
-from study.train import Cost, DataStream, Phase, StreamState, adamw, linear_decay_from, warmup_linear, warmup_stable
+from study.train import (
+    Cost,
+    DataStream,
+    Phase,
+    StreamState,
+    adamw,
+    ceil_steps,
+    cooldown_steps,
+    linear_decay_from,
+    warmup_linear,
+    warmup_stable,
+)
 
 TRAINABLE_NAME = "xstudy_trial"  # Tuner.restore needs the trainable under the same name
 # Cost columns of the result rows that each milestone also reports (to Tune, and so to the trackers).
@@ -61,15 +72,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def normalised(score: float, chance: float) -> float:
-    """A dev score on a common scale: 0 at the task's chance level, 100 at a perfect score.
-
-    Tasks differ in how far above zero chance lies (tagging F1 of a majority guess, 1/3 for 3-way NLI), so
-    the ASHA signal averages (score - chance) / (100 - chance) rather than raw scores.
-    """
-    return 100.0 * (score - chance) / max(1e-9, 100.0 - chance)
 
 
 @dataclass
@@ -123,7 +125,7 @@ class Trial:
     def setup(self, checkpoint: Path | None) -> None:
         self.progress = progress.Progress(self.study_uri, self.trial_id, enabled=self.writer)
         # Building a built-in model (first use on a machine) draws random numbers of its own.
-        with torch.random.fork_rng(devices=[]):
+        with state_io.forked_rng(self.device):
             self.encoder: Encoder = load_encoder(self.model_spec)
         self._place(self.encoder.module)
         self.pad_id = self.encoder.tokenizer.pad_token_id
@@ -151,7 +153,7 @@ class Trial:
                 },
                 optimizer=adamw([self.encoder.module, *heads.values()], lr, self.hp["weight_decay"]),
                 lr_at=(warmup_stable(lr, warmup) if self.mode == "branch"
-                       else warmup_linear(lr, self.budget, warmup / max(1, self.budget))),
+                       else warmup_linear(lr, self.budget, warmup)),
                 max_grad_norm=self.spec.intermediate_training.max_grad_norm, pad_id=self.pad_id,
                 device=self.device, autocast=self.autocast, weights=self.shares or None, mix_seed=self.seed,
             )
@@ -194,7 +196,7 @@ class Trial:
             state_io.save_module(state, folder / f"{name}.safetensors")
         if optimizer_state is not None:
             state_io.save_optimizer(optimizer_state, folder, "optimizer")
-        state_io.save_tensors(state_io.rng_state(), folder / "rng.safetensors")
+        state_io.save_tensors(state_io.rng_state(self.device), folder / "rng.safetensors")
         (folder / "trunk.json").write_text(json.dumps(asdict(self.state)))
 
     def _restore(self, folder: Path) -> None:
@@ -212,7 +214,7 @@ class Trial:
                 name: DataStream(s.features, s.batch_size, StreamState(**self.state.streams[name]))
                 for name, s in self.phase.streams.items()
             }
-        state_io.set_rng_state(state_io.load_tensors(folder / "rng.safetensors"))
+        state_io.set_rng_state(state_io.load_tensors(folder / "rng.safetensors"), self.device)
 
     # --------------------------------------------------------------- what several workers do differently
     # One process does everything itself. On several workers (study.distributed) every worker runs this same
@@ -292,7 +294,7 @@ class Trial:
             metrics = self._agree(recovery.recorded_metrics(self.study_uri, self.trial_id, milestone) if final else None)
             if metrics is None:
                 # Evaluation draws from a fork of the RNG, so the trunk's stream is the same whether it ran or not.
-                with torch.random.fork_rng(devices=[]):
+                with state_io.forked_rng(self.device):
                     encoder, heads, cooldown = self._branch(milestone)
                     metrics, rows = self._targets(encoder, heads, milestone, trunk_cost, cooldown, zero_shot=final)
                 if final and self.writer:
@@ -321,11 +323,10 @@ class Trial:
         trunk = self.phase
         if trunk is None:
             return self.encoder.module, {}, Cost()
-        n = int(math.ceil(self.spec.intermediate_training.cooldown_fraction * milestone)) if self.mode == "branch" else 0
+        n = cooldown_steps(self.spec.intermediate_training.cooldown_fraction, milestone) if self.mode == "branch" else 0
         if n == 0:
             return trunk.encoder, trunk.heads, Cost()
         # The branch trains copies of everything the trunk owns, so the trunk resumes untouched.
-        rng = torch.get_rng_state()
         encoder = self._clone(trunk.encoder)
         heads = {name: self._clone(head) for name, head in trunk.heads.items()}
         optimizer = adamw([encoder, *heads.values()], self.hp["intermediate_lr"], self.hp["weight_decay"])
@@ -338,8 +339,8 @@ class Trial:
             max_grad_norm=trunk.max_grad_norm, pad_id=self.pad_id, device=self.device, autocast=self.autocast,
             weights=trunk.weights, mix_seed=trunk.mix_seed, step=trunk.step,
         )
-        cost = branch.run(n)
-        torch.set_rng_state(rng)
+        with state_io.forked_rng(self.device):  # the branch's dropout leaves the trunk's random stream alone
+            cost = branch.run(n)
         return encoder, heads, cost
 
     # ------------------------------------------------------------------------------------------ targets
@@ -355,7 +356,7 @@ class Trial:
         planned = []
         if self.phase is not None:
             planned.append(progress.PlannedPhase("intermediate", milestone - self.phase.step))
-            n = int(math.ceil(self.spec.intermediate_training.cooldown_fraction * milestone)) if self.mode == "branch" else 0
+            n = cooldown_steps(self.spec.intermediate_training.cooldown_fraction, milestone) if self.mode == "branch" else 0
             if n:
                 planned.append(progress.PlannedPhase("cooldown", n))
             planned += [progress.PlannedPhase("evaluation", 1, name, registry.get(name).train_language) for name in self.members]
@@ -373,7 +374,7 @@ class Trial:
         self, branch: torch.nn.Module, heads: dict[str, torch.nn.Module], milestone: int, trunk: Cost, cooldown: Cost,
         zero_shot: bool,
     ) -> tuple[dict, list[dict]]:
-        n_params = self.encoder.n_params
+        n_params, shape = self.encoder.n_params, self.encoder.shape
         tt = self.spec.target_training
         rows: list[dict] = []
         dev_scores: dict[str, float] = {}
@@ -382,14 +383,18 @@ class Trial:
         if self.phase is not None:
             intermediate_dev = float(np.mean([self._score(d, branch, heads[d.task.name]).values["score"] for d in self.intermediate_dev]))
         path_tokens = trunk.tokens + cooldown.tokens
+        path_flops = shape.training(path_tokens, trunk.pairs + cooldown.pairs)
         common = {
             "study": self.spec.study.name, "trial_id": self.trial_id, "model": self.model_spec.name,
             "model_params": n_params, "intermediate_task": self.task_name,
             "schedule": self.mode, "seed": self.seed, "config": results.config_json(self.config),
             "intermediate_steps": milestone, "intermediate_examples": trunk.examples + cooldown.examples,
-            "intermediate_tokens": path_tokens, "intermediate_flops": 6.0 * n_params * path_tokens,
+            "intermediate_tokens": path_tokens, "intermediate_flops": path_flops,
+            "intermediate_flops_all_params": 6.0 * n_params * path_tokens,
+            "model_non_embedding_params": shape.non_embedding_params,
             "intermediate_seconds": trunk.seconds + cooldown.seconds, "node": self.node,
             "cooldown_steps": cooldown.steps, "cooldown_tokens": cooldown.tokens, "cooldown_seconds": cooldown.seconds,
+            "cooldown_flops": shape.training(cooldown.tokens, cooldown.pairs),
             "intermediate_accelerator_seconds": self.gpus * (trunk.seconds + cooldown.seconds),
             "cooldown_accelerator_seconds": self.gpus * cooldown.seconds,
             "mixture": json.dumps(self.shares, sort_keys=True) if self.shares else "",
@@ -405,7 +410,7 @@ class Trial:
                 head = self._place(fmt.make_head(self.hidden, task))
                 if steps > 0:
                     fine_tune = self._fine_tune(task, encoder, head, steps)
-            langs = (target.languages or list(task.test_languages)) if zero_shot else []
+            langs = self.spec.languages_of(target) if zero_shot else []
             dev = [self._score(self._split(task.name, "dev", task.train_language, False), encoder, head)] if self._has_dev(task) else []
             tests = [self._score(self._split(task.name, "test", lang, False), encoder, head) for lang in langs]
             for lang, s in zip(langs, tests if self.writer else []):
@@ -419,10 +424,11 @@ class Trial:
                 eval_cost.add(s.cost)
             target_costs = {
                 "target_steps": fine_tune.steps, "target_tokens": fine_tune.tokens,
-                "target_flops": 6.0 * n_params * fine_tune.tokens, "target_seconds": fine_tune.seconds,
+                "target_flops": shape.training(fine_tune.tokens, fine_tune.pairs),
+                "target_seconds": fine_tune.seconds,
                 "target_accelerator_seconds": self.gpus * fine_tune.seconds,
                 "eval_examples": eval_cost.examples, "eval_tokens": eval_cost.tokens,
-                "eval_flops": 2.0 * n_params * eval_cost.tokens, "eval_seconds": eval_cost.seconds,
+                "eval_flops": shape.forward(eval_cost.tokens, eval_cost.pairs), "eval_seconds": eval_cost.seconds,
                 "eval_accelerator_seconds": self.gpus * eval_cost.seconds,
             }
             for k, v in target_costs.items():
@@ -433,6 +439,7 @@ class Trial:
                     rows.append({
                         **common, "target_task": task.name, "target_format": fmt.name, "language": s.lang,
                         "split": s.split, "metric": metric, "value": float(value), "higher_is_better": True,
+                        "chance": self.chance[task.name] if s.split == "dev" else float("nan"),
                         **target_costs, "recorded_at": now,
                     })
             if dev:
@@ -465,7 +472,7 @@ class Trial:
             return dev_scores.get(signal[5:], float("nan"))
         if not dev_scores:
             return float("nan")  # no target has an English dev set: nothing to rank on
-        return float(np.mean([normalised(v, self.chance[k]) for k, v in dev_scores.items()]))
+        return asha_signal(list(dev_scores.values()), [self.chance[k] for k in dev_scores])
 
     def _fine_tune(self, task: registry.Task, encoder: torch.nn.Module, head: torch.nn.Module, steps: int) -> Cost:
         """Fine-tune on the task's English training data; first on its `train_first` tasks, with the same
@@ -486,11 +493,11 @@ class Trial:
             rng_seed=stream_seed, encoder=encoder, heads={task.name: head}, formats={task.name: task.format},
             streams={task.name: DataStream(train.features, tt.batch_size, StreamState(seed=stream_seed))},
             optimizer=adamw([encoder, head], self.hp["target_lr"], self.hp["weight_decay"]),
-            lr_at=warmup_linear(self.hp["target_lr"], steps, self.hp["warmup_ratio"]),
+            lr_at=warmup_linear(self.hp["target_lr"], steps, ceil_steps(steps * self.hp["warmup_ratio"])),
             max_grad_norm=self.spec.intermediate_training.max_grad_norm, pad_id=self.pad_id,
             device=self.device, autocast=self.autocast,
         )
-        with torch.random.fork_rng(devices=[]):
+        with state_io.forked_rng(self.device):
             torch.manual_seed(stream_seed)
             return phase.run(steps)
 

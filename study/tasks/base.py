@@ -112,6 +112,14 @@ def token_count(features: Features) -> int:
     return total
 
 
+def pair_count(features: Features) -> int:
+    """Sum over sequences of their squared length (the token pairs attention scores; see `study.flops`)."""
+    total = 0
+    for ids in features["input_ids"]:
+        total += sum(len(x) ** 2 for x in ids) if ids and isinstance(ids[0], list) else len(ids) ** 2
+    return total
+
+
 def batches_by_length(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
     """Indices grouped into batches of similar length, so evaluation pads little; order is restored later."""
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])

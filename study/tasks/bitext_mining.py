@@ -6,8 +6,10 @@ target sentence proposes its best partner by the ratio margin of Artetxe & Schwe
 
     margin(x, y) = cos(x, y) / ((mean cos of x's 4 nearest targets + mean cos of y's 4 nearest sources) / 2)
 
-The proposals of both directions are taken best first, each sentence used once ("max" retrieval). The
-score threshold is the one that maximises F1 on the dev corpus ("sample" in the BUCC release) of the
+The proposals of both directions are taken best first, each sentence used once ("max" retrieval). A mined
+pair names its sentences by id, and a sentence that occurs more than once in its corpus (after stripping
+whitespace) has no id: pairs with it are dropped, as the official `read_sent2id` drops repeated sentences,
+rather than counted once for every id of the duplicate. The score threshold is the one that maximises F1 on the dev corpus ("sample" in the BUCC release) of the
 same language pair, and is then applied to the test corpus ("training" in the release, the one XTREME
 scores). A test split therefore carries its dev corpus too: examples have "part": "tune" or "eval".
 
@@ -112,12 +114,12 @@ class BitextMining(Format):
         return None
 
     def _candidates(self, encoder, features, examples, part, batch_size, pad_id, layer) -> dict[tuple[str, str], float]:
-        """Mined (source id, target id) -> margin score of one corpus; identical sentences share a score."""
+        """Mined (source id, target id) -> margin score of one corpus; pairs with a repeated sentence are left out."""
         texts: dict[str, dict[str, list]] = {"src": {}, "tgt": {}}  # side -> text -> [feature index, ids...]
         for f, row in enumerate(features["row"]):
             ex = examples[row]
             if _part(ex) == part:
-                texts[ex["side"]].setdefault(ex["text"], [f]).append(ex["id"])
+                texts[ex["side"]].setdefault(ex["text"].strip(), [f]).append(ex["id"])
         src, tgt = list(texts["src"].values()), list(texts["tgt"].values())
         if not src or not tgt:
             raise ValueError(f"the {part} corpus needs source and target sentences, got {len(src)} and {len(tgt)}")
@@ -125,9 +127,8 @@ class BitextMining(Format):
         y = embed(encoder, [features["input_ids"][v[0]] for v in tgt], batch_size, pad_id, layer)
         candidates: dict[tuple[str, str], float] = {}
         for score, s, t in mine(x, y):
-            for src_id in src[s][1:]:
-                for tgt_id in tgt[t][1:]:
-                    candidates[(src_id, tgt_id)] = score
+            if len(src[s]) == 2 and len(tgt[t]) == 2:  # [feature, id]: a sentence that occurs once
+                candidates[(src[s][1], tgt[t][1])] = score
         return candidates
 
     @torch.no_grad()

@@ -13,7 +13,8 @@ def _level(model: str, steps: int, seed: int) -> float:
 
 def test_task_scores_are_unweighted_means_over_languages_with_english(small_study):
     scores = task_scores(small_study)
-    assert list(scores.columns) == [*TASK_KEYS, "score", "n_languages", "higher_is_better", *COST_COLUMNS]
+    assert list(scores.columns) == [*TASK_KEYS, "score", "n_languages", "missing_languages", "higher_is_better",
+                                    *COST_COLUMNS]
     assert len(scores) == 2 * 3 * 3 * 2  # sizes x seeds x milestones x tasks
     row = scores.set_index(["model", "seed", "intermediate_steps", "target_task"]).loc[("large", 2, 100, "xnli")]
     assert row["score"] == pytest.approx(_level("large", 100, 2) + 5)  # mean of en = level + 10 and de = level
@@ -72,6 +73,27 @@ def test_another_metric_can_replace_the_score_per_task(make_results, make_scores
     scores = task_scores(make_results(rows), metrics={"xquad": "f1"}).set_index("target_task")["score"]
     assert scores["xquad"] == pytest.approx(70.0)  # mean of the F1 rows, not of the (EM + F1) / 2 rows
     assert scores["xnli"] == pytest.approx(80.0)  # tasks not named keep the official score
+
+
+def test_a_missing_language_makes_the_score_missing_and_is_named(make_results, make_scores):
+    # One trial has no fr row at all: its task score is not the mean over the two languages it has.
+    complete = make_scores({"xnli": {"en": 80.0, "de": 70.0, "fr": 60.0}}, trial_id="complete")
+    partial = make_scores({"xnli": {"en": 80.0, "de": 70.0}}, trial_id="partial")
+    scores = task_scores(make_results(complete + partial)).set_index("trial_id")
+    assert scores.loc["complete", "score"] == pytest.approx(70.0)
+    assert math.isnan(scores.loc["partial", "score"]), "en 80, de 70, fr missing must not give 75"
+    assert scores.loc["partial", "missing_languages"] == "fr" and scores.loc["complete", "missing_languages"] == ""
+    # The spec's languages decide, even when no trial has a language: fr and sw expected, sw never written.
+    expected = task_scores(make_results(complete), expected_languages={"xnli": ["en", "de", "fr", "sw"]})
+    assert math.isnan(expected["score"].iloc[0]) and expected["missing_languages"].iloc[0] == "sw"
+    # A language outside the expected ones is not averaged in; the overall follows the task score.
+    only = task_scores(make_results(complete), expected_languages={"xnli": ["en", "de"]})
+    assert only["score"].iloc[0] == pytest.approx(75.0) and only["missing_languages"].iloc[0] == ""
+    overall = overall_scores(make_results(complete + partial)).set_index("trial_id")["score"]
+    assert math.isnan(overall["partial"]) and overall["complete"] == pytest.approx(70.0)
+    # Narrowing the languages narrows what is expected: without English, de and fr are expected.
+    narrowed = task_scores(make_results(partial), exclude_english=True, expected_languages={"xnli": ["en", "de", "fr"]})
+    assert narrowed["missing_languages"].iloc[0] == "fr"
 
 
 def test_a_missing_value_makes_the_score_missing(make_results, make_scores):
@@ -154,3 +176,82 @@ def test_seed_means_keep_tasks_apart_and_count_a_seed_once(small_study):
     assert (points["n_seeds"] == 3).all()
     row = points.set_index(["model", "intermediate_steps", "target_task"]).loc[("small", 100, "xnli")]
     assert row["score"] == pytest.approx(_level("small", 100, 1) + 5)  # seeds 0, 1, 2 average to seed 1
+
+
+# ------------------------------------------------------------------------- benchmarks and their conventions
+from study.spec import parse_spec  # noqa: E402
+from study.tasks.languages import XTREME_R_TASK_LANGUAGES  # noqa: E402
+
+# The mGTE paper's XLM-R base row (REFERENCE.md): XTREME-R's 10 tasks, QA as F1 only, overall 62.02.
+MGTE_XLMR_BASE = {"xnli": 74.50, "xcopa": 50.45, "udpos": 73.84, "panx": 61.23, "xquad": 72.83, "mlqa": 61.54,
+                  "tydiqa": 53.09, "mewslix": 42.09, "lareqa": 63.43, "tatoeba": 67.20}
+QA = {"xquad", "mlqa", "tydiqa"}
+
+
+def _spec(benchmark, targets, qa_score="em_f1"):
+    return parse_spec({
+        "study": {"name": "b"}, "benchmark": benchmark, "qa_score": qa_score, "target_tasks": targets,
+        "models": [{"name": "m", "source": {"hub": "FacebookAI/xlm-roberta-base"}, "steps": [0]}],
+        "intermediate_tasks": ["none"],
+    })
+
+
+def _published_rows(make_scores, languages):
+    """Per-language rows whose mean over each task's XTREME-R languages is the published task score.
+
+    Languages spread around the task score (+-2, +-4, ...), so a mean over other languages misses it; QA
+    tasks get EM 16 points below F1, and their official `score` rows are (EM + F1) / 2.
+    """
+    rows = []
+    for task, score in MGTE_XLMR_BASE.items():
+        langs = languages[task]
+        offsets = [2.0 * (i // 2 + 1) * (-1) ** i for i in range(len(langs) - len(langs) % 2)] + [0.0] * (len(langs) % 2)
+        values = {lang: score + off for lang, off in zip(langs, offsets, strict=True)}
+        fmt = {"target_format": "span_qa"} if task in QA else {}
+        if task in QA:
+            rows += make_scores({task: values}, metric="f1", **fmt)
+            rows += make_scores({task: {k: v - 16.0 for k, v in values.items()}}, metric="exact_match", **fmt)
+            rows += make_scores({task: {k: v - 8.0 for k, v in values.items()}}, **fmt)
+        else:
+            rows += make_scores({task: values})
+        # A language outside the benchmark's list, e.g. from a spec that listed more: not part of the score.
+        rows += make_scores({task: {"xx": 0.0}}, metric="score" if task not in QA else "f1", **fmt)
+    return rows
+
+
+def test_the_xtreme_r_overall_reproduces_the_published_figure(make_results, make_scores):
+    spec = _spec("xtreme-r", list(MGTE_XLMR_BASE), qa_score="f1")
+    convention = spec.convention()
+    assert convention.benchmark == "xtreme-r" and convention.languages["udpos"] == XTREME_R_TASK_LANGUAGES["udpos"]
+    df = make_results(_published_rows(make_scores, convention.languages))
+    overall = overall_scores(df, metrics=convention.metrics(df), expected_languages=convention.languages)
+    assert round(overall["score"].iloc[0], 2) == 62.02  # the mGTE table's average
+    assert "F1 only" in convention.describe() and "XTREME-R" in convention.describe()
+    # The official convention scores QA (EM + F1) / 2: 3 of 10 tasks 8 points lower, 2.4 points overall.
+    official = _spec("xtreme-r", list(MGTE_XLMR_BASE)).convention()
+    assert official.metrics(df) == {}
+    score = overall_scores(df, expected_languages=official.languages)["score"].iloc[0]
+    assert score == pytest.approx(62.02 - 2.4, abs=0.005)
+
+
+def test_the_benchmark_sets_each_tasks_default_languages():
+    targets = ["xnli", "udpos", "panx", "xquad", "mlqa", "tydiqa", "tatoeba"]
+    xtreme = _spec("xtreme", [*targets, "pawsx", "bucc2018"]).convention().languages
+    xtreme_r = _spec("xtreme-r", [*targets, "xcopa"]).convention().languages
+    # The counts that tell the two benchmarks apart (Hu et al. 2020; Ruder et al. 2021).
+    assert {t: len(xtreme[t]) for t in ("udpos", "panx", "xquad", "tatoeba")} == {"udpos": 33, "panx": 40, "xquad": 11,
+                                                                                 "tatoeba": 36}
+    assert {t: len(xtreme_r[t]) for t in ("udpos", "panx", "xquad", "tatoeba")} == {"udpos": 38, "panx": 48,
+                                                                                   "xquad": 12, "tatoeba": 41}
+    # A target's own `languages:` wins.
+    mine = _spec("xtreme", [{"task": "xquad", "languages": ["en", "ro"]}]).convention().languages
+    assert mine == {"xquad": ("en", "ro")}
+
+
+def test_a_task_of_the_other_benchmark_is_a_spec_error():
+    from study.spec import SpecError
+
+    with pytest.raises(SpecError, match=r"target_tasks\[1\]: 'pawsx' is a task of benchmark 'xtreme', not of 'xtreme-r'"):
+        _spec("xtreme-r", ["xnli", "pawsx"])
+    with pytest.raises(SpecError, match=r"'xcopa' is a task of benchmark 'xtreme-r'"):
+        _spec("xtreme", ["xcopa"])

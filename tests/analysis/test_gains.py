@@ -1,4 +1,3 @@
-import itertools
 import math
 
 import numpy as np
@@ -6,7 +5,9 @@ import pandas as pd
 import pytest
 
 from analysis.aggregate import overall_scores, task_scores
-from analysis.gains import bootstrap_mean_ci, gains_over_baseline
+from scipy import stats
+
+from analysis.gains import gains_over_baseline, mean_ci
 
 
 def _scores(rows):
@@ -20,41 +21,69 @@ def _row(gains, model="small", task="mnli", steps=100):
     return gains[chosen].iloc[0]
 
 
-def test_three_seeds_give_the_mean_and_a_known_interval():
-    # Baselines differ by seed; the paired gains are 1, 2 and 3 points.
+def test_three_seeds_give_the_mean_and_the_paired_t_interval():
+    # Baselines differ by seed; the paired gains are 1, 2 and 3 points: mean 2, sd 1.
     rows = [("small", "none", s, 0, 40.0 + 10 * s) for s in range(3)]
     rows += [("small", "mnli", s, 100, 40.0 + 10 * s + s + 1) for s in range(3)]
     gains = gains_over_baseline(_scores(rows))
     row = _row(gains)
     assert row["gain"] == pytest.approx(2.0)
     assert row["n_seeds"] == 3
-    # Resampling 3 seeds gives 27 equally likely draws; the mean is 1 (all three draws the gain 1) with
-    # probability 1/27 = 3.7% > 2.5%, and 3 likewise, so the 95% interval is [1, 3].
-    assert (row["ci_low"], row["ci_high"]) == pytest.approx((1.0, 3.0))
-    # An 80% interval: P(mean <= 4/3) = 4/27 = 14.8% > 10% > P(mean <= 1), so its ends are 4/3 and 8/3.
+    # t with 2 degrees of freedom: t_0.975 = 4.302653, so the interval is 2 +- 4.302653 / sqrt(3).
+    half = 4.302652729911275 / math.sqrt(3)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((2.0 - half, 2.0 + half))
     narrow = _row(gains_over_baseline(_scores(rows), confidence=0.8))
-    assert (narrow["ci_low"], narrow["ci_high"]) == pytest.approx((4 / 3, 8 / 3))
+    half80 = stats.t.ppf(0.9, 2) / math.sqrt(3)  # 1.885618 / sqrt(3)
+    assert (narrow["ci_low"], narrow["ci_high"]) == pytest.approx((2.0 - half80, 2.0 + half80))
     assert row["baseline"] == pytest.approx(50.0)
     assert row["score"] == pytest.approx(52.0)
 
 
-def test_the_interval_matches_the_exact_bootstrap_distribution():
-    values = np.array([0.0, 1.0, 3.0, 10.0])
-    means = np.array([np.mean(draw) for draw in itertools.product(values, repeat=4)])  # all 256 resamples
-    exact_low, exact_high = np.quantile(means, [0.025, 0.975], method="inverted_cdf")
-    # Both ends lie well inside one atom of the distribution (cumulative 2.0-4.3% and 96.5-98.0%), so
-    # 20,000 resamples find the exact quantiles.
-    assert (exact_low, exact_high) == (0.5, 7.75)
-    mean, low, high = bootstrap_mean_ci(values, n_boot=20_000, seed=1)
-    assert mean == pytest.approx(values.mean())
-    assert (low, high) == pytest.approx((exact_low, exact_high))
-
-
-def test_one_seed_gives_an_interval_equal_to_the_mean():
+def test_one_seed_gives_no_interval():
     rows = [("small", "none", 0, 0, 40.0), ("small", "mnli", 0, 100, 43.5)]
     row = _row(gains_over_baseline(_scores(rows)))
-    assert row["gain"] == row["ci_low"] == row["ci_high"] == 3.5
+    assert row["gain"] == 3.5
+    assert math.isnan(row["ci_low"]) and math.isnan(row["ci_high"])
     assert row["n_seeds"] == 1
+
+
+def _simulated_study(model: str, n_seeds: int, draws: int, true_gain: float, rng: np.random.Generator) -> pd.DataFrame:
+    """`draws` independent repeats of one configuration of `model`, each its own group (intermediate task
+    `mnli-<draw>`, with seeds of its own so that it pairs only with its own baselines).
+
+    Each seed has its own level (sd 3 points, shared by the baseline and the trained model, as the same
+    target fine-tuning seed is), plus noise of sd 1.5 on each score.
+    """
+    seed_effect = rng.normal(50.0, 3.0, size=(draws, n_seeds))
+    baseline = seed_effect + rng.normal(0.0, 1.5, size=(draws, n_seeds))
+    trained = seed_effect + true_gain + rng.normal(0.0, 1.5, size=(draws, n_seeds))
+    seed = np.arange(draws * n_seeds)
+    task = np.repeat([f"mnli-{d}" for d in range(draws)], n_seeds)
+    return pd.concat([
+        pd.DataFrame({"model": model, "intermediate_task": "none", "seed": seed, "intermediate_steps": 0,
+                      "score": baseline.ravel()}),
+        pd.DataFrame({"model": model, "intermediate_task": task, "seed": seed, "intermediate_steps": 100,
+                      "score": trained.ravel()}),
+    ], ignore_index=True)
+
+
+@pytest.mark.parametrize("n_seeds", [2, 3, 5])
+def test_the_95_percent_gain_interval_covers_the_true_gain_95_percent_of_the_time(n_seeds):
+    true_gain = 2.0
+    frame = _simulated_study("small", n_seeds, draws=2000, true_gain=true_gain, rng=np.random.default_rng(100 + n_seeds))
+    gains = gains_over_baseline(frame)
+    trained = gains[gains["intermediate_steps"] == 100]
+    assert len(trained) == 2000 and (trained["n_seeds"] == n_seeds).all()
+    coverage = ((trained["ci_low"] <= true_gain) & (true_gain <= trained["ci_high"])).mean()
+    assert 0.93 <= coverage <= 0.97, f"{n_seeds} seeds: the 95% interval covered {coverage:.1%}"
+
+
+def test_mean_ci_is_the_t_interval():
+    mean, low, high = mean_ci([1.0, 2.0, 6.0])
+    half = stats.t.ppf(0.975, 2) * np.std([1.0, 2.0, 6.0], ddof=1) / math.sqrt(3)
+    assert (mean, low, high) == pytest.approx((3.0, 3.0 - half, 3.0 + half))
+    one = mean_ci([4.0])
+    assert one[0] == 4.0 and math.isnan(one[1]) and math.isnan(one[2])
 
 
 def test_gains_pair_each_seed_with_its_own_baseline():
@@ -107,16 +136,6 @@ def test_a_lower_is_better_score_counts_a_drop_as_a_gain():
     assert _row(gains_over_baseline(rows))["gain"] == pytest.approx(10.0)
 
 
-def test_the_same_seed_gives_the_same_intervals():
-    rng = np.random.default_rng(3)
-    rows = [("small", "none", s, 0, 40.0) for s in range(5)]
-    rows += [("small", "mnli", s, 100, 40.0 + float(rng.normal(2, 1))) for s in range(5)]
-    first = gains_over_baseline(_scores(rows), seed=7)
-    pd.testing.assert_frame_equal(first, gains_over_baseline(_scores(rows), seed=7))
-    other = gains_over_baseline(_scores(rows), seed=8)
-    assert _row(other)["ci_low"] != _row(first)["ci_low"]
-
-
 def test_gains_per_task_and_overall_on_a_study(small_study):
     per_task = gains_over_baseline(task_scores(small_study))
     assert {"target_task", "gain", "ci_low", "ci_high", "n_seeds", "intermediate_flops"} <= set(per_task.columns)
@@ -135,23 +154,21 @@ def test_gains_per_task_and_overall_on_a_study(small_study):
 
 
 def test_bad_arguments_are_errors():
-    with pytest.raises(ValueError, match="n_boot"):
-        bootstrap_mean_ci([1.0, 2.0], n_boot=0)
     with pytest.raises(ValueError, match="confidence"):
-        bootstrap_mean_ci([1.0, 2.0], confidence=1.0)
+        mean_ci([1.0, 2.0], confidence=1.0)
+    with pytest.raises(ValueError, match="confidence"):
+        gains_over_baseline(_scores([("small", "none", 0, 0, 40.0)]), confidence=0.0)
     with pytest.raises(ValueError, match="seed"):
         gains_over_baseline(pd.DataFrame({"model": [], "score": []}))
-    assert all(math.isnan(v) for v in bootstrap_mean_ci([]))
+    assert all(math.isnan(v) for v in mean_ci([]))
 
 
 # ----------------------------------------------------------------------------- per language, across sizes
 from analysis.aggregate import language_scores  # noqa: E402
-from analysis.gains import GROWS, SHRINKS, TOO_FEW_SEEDS, WITHIN_NOISE, bootstrap_diff_ci, seed_gains, size_comparison  # noqa: E402
+from analysis.gains import GROWS, SHRINKS, TOO_FEW_SEEDS, WITHIN_NOISE, seed_gains, size_comparison, welch_diff_ci  # noqa: E402
 
 
 def test_many_groups_get_exactly_the_intervals_of_one_group_at_a_time():
-    # The intervals are computed for all groups with one draw of indices per seed count; each group must
-    # still get what bootstrap_mean_ci gives it alone.
     rng = np.random.default_rng(5)
     rows = []
     for model in ("small", "large"):
@@ -162,10 +179,10 @@ def test_many_groups_get_exactly_the_intervals_of_one_group_at_a_time():
                     continue  # a group with 3 seeds beside groups with 4
                 rows.append((model, "mnli", seed, steps, 40.0 + float(rng.normal(2, 3))))
     frame = _scores(rows)
-    gains = gains_over_baseline(frame, n_boot=500, seed=11)
+    gains = gains_over_baseline(frame)
     for row in gains[gains["intermediate_steps"] > 0].itertuples():
         chosen = frame[(frame.model == row.model) & (frame.intermediate_steps == row.intermediate_steps)]
-        expected = bootstrap_mean_ci(chosen["score"].to_numpy() - 40.0, n_boot=500, seed=11)
+        expected = mean_ci(chosen["score"].to_numpy() - 40.0)
         assert (row.gain, row.ci_low, row.ci_high) == pytest.approx(expected, abs=1e-12)
     assert set(gains.loc[gains.intermediate_steps == 10, "n_seeds"]) == {3, 4}
 
@@ -181,7 +198,8 @@ def test_gains_per_language_pair_each_language_with_its_own_baseline(make_result
     trained = gains[gains.intermediate_steps == 100].set_index("language")
     assert trained.loc["en", "gain"] == pytest.approx(1.0)
     assert trained.loc["sw", "gain"] == pytest.approx((5.0 + 7.0) / 2)  # seed 0: 45 - 40; seed 1: 48 - 41
-    assert (trained.loc["sw", "ci_low"], trained.loc["sw", "ci_high"]) == pytest.approx((5.0, 7.0))
+    half = stats.t.ppf(0.975, 1) * math.sqrt(2.0) / math.sqrt(2)  # gains 5 and 7: sd sqrt(2), 1 df
+    assert (trained.loc["sw", "ci_low"], trained.loc["sw", "ci_high"]) == pytest.approx((6.0 - half, 6.0 + half))
     assert {"target_task", "language"} <= set(gains.columns)
 
 
@@ -193,26 +211,30 @@ def test_seed_gains_are_paired_per_seed():
     assert trained.to_dict() == {0: 1.0, 1: 3.0}
 
 
-def test_the_difference_interval_of_two_independent_samples():
-    # The smaller size's gains are 0 and 1, the larger's always 10: the larger's resampled mean is 10,
-    # the smaller's is 0, 0.5 or 1 with probabilities 1/4, 1/2, 1/4. So the difference is 10, 9.5 or 9,
-    # and both 2.5% tails fall inside the atoms at 9 and 10.
-    assert bootstrap_diff_ci([0.0, 1.0], [10.0, 10.0]) == pytest.approx((9.5, 9.0, 10.0))
-    # Against a constant, the interval is the other sample's (the three-seed interval [1, 3], see above).
-    assert bootstrap_diff_ci([0.0, 0.0], [1.0, 2.0, 3.0]) == pytest.approx((2.0, 1.0, 3.0))
-    assert all(math.isnan(v) for v in bootstrap_diff_ci([], [1.0]))
+def test_the_difference_interval_is_welchs():
+    a, b = [0.0, 1.0, 2.0], [10.0, 14.0]
+    va, vb = np.var(a, ddof=1) / 3, np.var(b, ddof=1) / 2
+    df = (va + vb) ** 2 / (va**2 / 2 + vb**2 / 1)  # Welch-Satterthwaite
+    half = stats.t.ppf(0.975, df) * math.sqrt(va + vb)
+    assert welch_diff_ci(a, b) == pytest.approx((11.0, 11.0 - half, 11.0 + half))
+    # scipy's Welch test agrees: the 95% interval excludes 0 exactly when p < 0.05.
+    assert (welch_diff_ci(a, b)[1] > 0) == (stats.ttest_ind(b, a, equal_var=False).pvalue < 0.05)
+    assert all(math.isnan(v) for v in welch_diff_ci([], [1.0]))
+    one = welch_diff_ci([1.0], [2.0, 3.0])
+    assert one[0] == 1.5 and math.isnan(one[1]) and math.isnan(one[2])
 
 
 def test_size_comparison_says_whether_the_gain_grows_beyond_the_noise():
     rows = []
-    for model, gains_by_seed in (("small", [0.0, 1.0]), ("large", [10.0, 10.0])):
+    for model, gains_by_seed in (("small", [0.0, 1.0, 0.5]), ("large", [10.0, 11.0, 10.5])):
         for seed, gain in enumerate(gains_by_seed):
             rows += [(model, "none", seed, 0, 50.0 + seed), (model, "mnli", seed, 100, 50.0 + seed + gain)]
     row = size_comparison(_scores(rows)).iloc[0]
     assert (row["smaller"], row["larger"]) == ("small", "large")  # by parameters, not by name
-    assert (row["gain_smaller"], row["gain_larger"]) == pytest.approx((0.5, 10.0))
-    assert (row["difference"], row["ci_low"], row["ci_high"]) == pytest.approx((9.5, 9.0, 10.0))
-    assert (row["n_seeds_smaller"], row["n_seeds_larger"], row["verdict"]) == (2, 2, GROWS)
+    assert (row["gain_smaller"], row["gain_larger"]) == pytest.approx((0.5, 10.5))
+    expected = welch_diff_ci([0.0, 1.0, 0.5], [10.0, 11.0, 10.5])
+    assert (row["difference"], row["ci_low"], row["ci_high"]) == pytest.approx(expected)
+    assert (row["n_seeds_smaller"], row["n_seeds_larger"], row["verdict"]) == (3, 3, GROWS)
 
 
 def test_size_comparison_verdicts():
@@ -221,11 +243,25 @@ def test_size_comparison_verdicts():
         for model, values in (("small", small_gains), ("large", large_gains)):
             for seed, gain in enumerate(values):
                 rows += [(model, "none", seed, 0, 50.0), (model, "mnli", seed, 100, 50.0 + gain)]
-        return size_comparison(_scores(rows))["verdict"].tolist()
+        return size_comparison(_scores(rows))
 
-    assert verdict([5.0, 5.0], [1.0, 2.0]) == [SHRINKS]
-    assert verdict([0.0, 4.0], [1.0, 3.0]) == [WITHIN_NOISE]  # the smaller's spread covers the larger's gains
-    assert verdict([0.0], [9.0, 9.0]) == [TOO_FEW_SEEDS]  # one seed has no spread to judge a difference by
+    assert verdict([5.0, 5.2, 4.8], [1.0, 1.2, 0.8])["verdict"].tolist() == [SHRINKS]
+    assert verdict([0.0, 4.0], [1.0, 3.0])["verdict"].tolist() == [WITHIN_NOISE]
+    too_few = verdict([0.0], [9.0, 9.0])  # one seed has no spread to judge a difference by
+    assert too_few["verdict"].tolist() == [TOO_FEW_SEEDS]
+    assert too_few[["ci_low", "ci_high"]].isna().all(axis=None)
+
+
+@pytest.mark.parametrize("n_seeds", [2, 3, 5])
+def test_the_size_verdict_is_wrong_under_the_null_at_most_5_percent_of_the_time(n_seeds):
+    # Two sizes with the same true gain (2 points): every "grows" or "shrinks" is wrong.
+    rng = np.random.default_rng(200 + n_seeds)
+    both = pd.concat([_simulated_study("small", n_seeds, 2000, 2.0, rng).assign(model_params=1),
+                      _simulated_study("large", n_seeds, 2000, 2.0, rng).assign(model_params=2)], ignore_index=True)
+    comparison = size_comparison(both)
+    assert len(comparison) == 2000
+    wrong = comparison["verdict"].isin([GROWS, SHRINKS]).mean()
+    assert wrong <= 0.05, f"{n_seeds} seeds: {wrong:.1%} of the verdicts call a null difference real"
 
 
 def test_size_comparison_pairs_every_size_and_only_shared_step_counts():

@@ -40,6 +40,18 @@ def test_rank_correlation_per_size_and_per_milestone():
     assert big["rho"].iloc[1:].isna().all()  # two points per milestone: no value
 
 
+def test_dev_is_the_chance_normalised_signal_asha_ranks(make_results, make_scores):
+    from analysis.aggregate import asha_signal
+
+    rows = make_scores({"xnli": {"en": 80.0}, "udpos": {"en": 60.0}}, split="dev")
+    rows = [{**r, "chance": {"xnli": 40.0, "udpos": 0.0}[r["target_task"]]} for r in rows]
+    rows += make_scores({"xnli": {"de": 70.0}, "udpos": {"de": 50.0}})
+    points = dev_vs_zero_shot(make_results(rows))
+    # xnli: 100 x (80 - 40) / 60 = 66.7; udpos: 60 -> 63.3, not the raw mean 70
+    assert points["dev"].iloc[0] == pytest.approx((100 * 40 / 60 + 60) / 2)
+    assert points["dev"].iloc[0] == pytest.approx(asha_signal([80.0, 60.0], [40.0, 0.0]))
+
+
 def test_dev_vs_zero_shot_leaves_english_out_of_the_zero_shot_score(small_study):
     points = dev_vs_zero_shot(small_study)
     assert len(points) == 2 * 3 * 3

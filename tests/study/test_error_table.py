@@ -179,6 +179,14 @@ CASES = [
          r"models\[0\]\.max_length: 24 is too short for task\(s\) \['builtin_squad'\]: 32 tokens at least"),
     Case("spec: duplicate model name", run_spec(lambda d, tmp: d["models"].append(dict(TINY))),
          r"\(top level\): models: duplicate model name\(s\) \['tiny'\]"),
+    Case("spec: a task of the other benchmark",
+         run_spec(lambda d, tmp: d.update(benchmark="xtreme", target_tasks=[{"task": "xcopa", "languages": ["et"]}])),
+         r"target_tasks\[0\]: 'xcopa' is a task of benchmark 'xtreme-r', not of 'xtreme', so the overall score would "
+         r"be neither benchmark's"),
+    Case("spec: warmup as long as the budget",
+         run_spec(lambda d, tmp: d.update(intermediate_training={"schedule": "independent", "warmup_steps": 10})),
+         r"intermediate_training\.warmup_steps 10 is at least models\[0\] \(tiny\)'s step budget\(s\) \[10\]: an "
+         r"independent run to such a budget would end before its warmup does and never decay"),
     Case("spec: not YAML", lambda tmp: ["run", str(write(tmp / "spec.yaml", "study:\n  name: x\n models: [\n"))],
          r"spec\.yaml: 1 error\(s\) line 3, column 2: not valid YAML"),
     # the cluster (asked once Ray is up, before the tuner is built)

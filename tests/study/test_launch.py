@@ -76,20 +76,27 @@ def test_rows_record_node_and_hyperparameters(study):
     assert {c["target_lr"] for c in configs} == {GOOD_LR, *BAD_LRS}
 
 
+TINY_ONLY = [{"name": "tiny", "source": {"builtin": "tiny", "mlm_steps": 60}, "batch_size": 16, "max_length": 48,
+              "steps": [0, 10, 20]}]
+
+
+def run_tiny_study(tmp_path_factory, name: str, **overrides):
+    """A study of the tiny size alone on the session's local Ray: (result grid, rows, ASHA's decisions)."""
+    storage = tmp_path_factory.mktemp(name)
+    spec = small_spec(str(storage), name=name, models=TINY_ONLY, **overrides)
+    grid = launch.run(spec).grid
+    return grid, results.collect(f"{storage}/{name}"), json.loads((storage / name / "scheduler.json").read_text())
+
+
 @pytest.fixture(scope="module")
 def seeded(local_ray, tmp_path_factory):
-    storage = tmp_path_factory.mktemp("seeds")
-    spec = small_spec(
-        str(storage), name="seeds",
-        models=[{"name": "tiny", "source": {"builtin": "tiny", "mlm_steps": 60}, "batch_size": 16, "max_length": 48,
-                 "steps": [0, 10, 20]}],
+    return run_tiny_study(
+        tmp_path_factory, "seeds",
         intermediate_tasks=["builtin_nli", "builtin_swag"], seeds=[0, 1, 2],
         target_tasks=[{"task": "builtin_pos", "languages": ["xa"]}],
         hyperparameters={"intermediate_lr": {"loguniform": [1e-4, 3e-3]}, "target_lr": 1e-3},
         search={"algorithm": "optuna", "max_concurrent_trials": 2, "seed": 7},
     )
-    grid = launch.run(spec).grid
-    return grid, results.collect(f"{storage}/seeds"), json.loads((storage / "seeds" / "scheduler.json").read_text())
 
 
 def test_three_seeds_per_point_and_every_row_traces_to_its_seed(seeded):
@@ -118,3 +125,38 @@ def test_asha_waits_for_all_seeds_before_judging(seeded):
     judged = [d for d in decisions if d["decision"] != "WAIT"]
     assert judged and all(d["seeds_at_rung"] == 3 for d in judged)
     assert sum(d["decision"] == "WAIT" for d in decisions) == 2 * 2  # two early seeds of each configuration
+
+
+# search.seed 47 draws target learning rates of about 2e-3 (sample 0) and 8e-9 (sample 1, which leaves the
+# heads at chance): the second configuration judged at the rung is far below the first.
+SAMPLED_SEARCH_SEED = 47
+
+
+@pytest.fixture(scope="module")
+def sampled(local_ray, tmp_path_factory):
+    return run_tiny_study(
+        tmp_path_factory, "sampled",
+        intermediate_tasks=["builtin_nli"], seeds=[0, 1, 2],
+        target_tasks=[{"task": "builtin_pos", "languages": ["xa"]}],
+        hyperparameters={"intermediate_lr": 1e-3, "target_lr": {"loguniform": [1e-9, 1e-2]}},
+        target_training={"steps": 25, "batch_size": 16, "eval_batch_size": 128},
+        search={"algorithm": "grid", "num_samples": 2, "max_concurrent_trials": 2, "seed": SAMPLED_SEARCH_SEED},
+    )
+
+
+def test_grid_search_seeds_share_sampled_hyperparameters_and_asha_stops(sampled):
+    grid, df, decisions = sampled
+    assert grid.num_errors == 0 and len(grid) == 2 * 2 * 3  # 2 samples x (none + builtin_nli) x 3 seeds
+    trials = df.groupby("trial_id").agg(seed=("seed", "first"), config=("config", "first"), task=("intermediate_task", "first"))
+    trials["lr"] = trials.config.map(lambda c: json.loads(c)["target_lr"])
+    trials["sample"] = trials.config.map(lambda c: json.loads(c)["sample"])
+    for (task, sample), members in trials.groupby(["task", "sample"]):
+        assert sorted(members.seed) == [0, 1, 2], f"{task} sample {sample} runs every seed"
+        assert members.lr.nunique() == 1, f"the seeds of {task} sample {sample} share one learning rate"
+    assert trials[trials.task == "builtin_nli"].lr.nunique() == 2
+    judged = [d for d in decisions if d["decision"] != "WAIT"]
+    assert judged and all(d["seeds_at_rung"] == 3 for d in judged)
+    stops = [d for d in decisions if d["decision"] == TrialScheduler.STOP]
+    assert stops, "the configuration with a useless learning rate is stopped at the rung"
+    worst = trials[trials.task == "builtin_nli"].lr.min()
+    assert all(json.loads(d["config"])["target_lr"] == worst for d in stops)

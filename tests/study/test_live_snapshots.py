@@ -80,10 +80,8 @@ def no_temporary_files(uri: str) -> None:
 
 def test_status_and_export_read_whole_snapshots_while_the_study_writes(tmp_path, monkeypatch):
     uri = str(tmp_path / "live")
-    # The tables are what is checked here (figures are tested in test_export); fewer resamples keep it quick.
+    # The tables are what is checked here (figures are tested in test_export).
     monkeypatch.setattr(exporter, "draw", lambda tables, folder: {})
-    analyse = exporter.analyse
-    monkeypatch.setattr(exporter, "analyse", lambda df: analyse(df, n_boot=20))
     read, first_pass_done, stop, errors = threading.Event(), threading.Event(), threading.Event(), []
     thread = threading.Thread(target=writer, args=(uri, read, first_pass_done, stop, errors), daemon=True)
     thread.start()

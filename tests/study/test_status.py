@@ -105,3 +105,18 @@ def test_the_newest_session_snapshot_wins_whatever_its_modification_time(live_st
     os.utime(older, (T0 + 60, T0 + 60))  # re-uploaded after the newest snapshot
     s = status.gather(str(live_study))
     assert s["trials_by_state"] == {"pending": 1, "running": 1, "finished": 7, "stopped": 1, "errored": 1}
+
+
+def test_status_names_the_benchmark_and_the_score_convention(tmp_path):
+    from pathlib import Path
+
+    from study.spec import load_spec
+
+    spec = load_spec(Path(__file__).resolve().parents[2] / "search_spaces" / "xlmr_scale.yaml")
+    spec = spec.model_copy(update={"qa_score": "f1"})
+    (tmp_path / "xlmr").mkdir()
+    (tmp_path / "xlmr" / "spec.json").write_text(spec.model_dump_json())
+    gathered = status.gather(str(tmp_path / "xlmr"))
+    assert gathered["benchmark"] == "XTREME"
+    assert "XTREME overall" in gathered["overall_score"] and "F1 only" in gathered["overall_score"]
+    assert any("benchmark XTREME" in str(line) for line in status_view.render(gathered))

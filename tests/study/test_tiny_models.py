@@ -67,7 +67,7 @@ def test_second_call_is_a_cache_hit(built, cache, monkeypatch):
     def no_rebuild(*args, **kwargs):
         raise AssertionError("a cached model was pretrained again")
 
-    monkeypatch.setattr(tiny_models, "pretrain", no_rebuild)
+    monkeypatch.setattr(tiny_models, "build_model", no_rebuild)
     start = time.perf_counter()
     again = ensure_tiny_model(SMALL, cache)
     assert again == built and time.perf_counter() - start < 1.0
@@ -114,13 +114,13 @@ def test_tokenizer_offsets_pairs_and_special_tokens(built):
 
 def test_concurrent_builds_happen_once(cache, monkeypatch):
     calls = []
-    real = tiny_models.pretrain
+    real = tiny_models.build_model
 
     def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(tiny_models, "pretrain", counting)
+    monkeypatch.setattr(tiny_models, "build_model", counting)
     cfg = dataclasses.replace(SMALL, mlm_steps=5, seed=7)
     paths = []
     threads = [threading.Thread(target=lambda: paths.append(ensure_tiny_model(cfg, cache))) for _ in range(2)]
@@ -130,6 +130,37 @@ def test_concurrent_builds_happen_once(cache, monkeypatch):
         t.join()
     assert len(calls) == 1 and len(set(paths)) == 1 and (paths[0] / "pretrain.json").is_file()
     assert not [p for p in cache.iterdir() if ".tmp-" in p.name]  # no half-built leftovers
+
+
+def _weights_digest(folder) -> str:
+    import hashlib
+
+    from safetensors.torch import load_file
+
+    weights = load_file(str(folder / "model.safetensors"))
+    return hashlib.sha256(b"".join(weights[k].numpy().tobytes() for k in sorted(weights))).hexdigest()
+
+
+@pytest.mark.slow
+def test_weights_do_not_depend_on_the_callers_threads_or_cpu_kernels(tmp_path, monkeypatch):
+    # Unpinned, 2 threads instead of 1, or AVX2 kernels instead of the generic ones, each gave other weights
+    # after a few steps. The build pins them in its own process: two callers that differ in both agree.
+    import torch
+
+    cfg = dataclasses.replace(SMALL, mlm_steps=20, seed=3)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        first = ensure_tiny_model(cfg, tmp_path / "a")
+        monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+        monkeypatch.setenv("OMP_NUM_THREADS", "2")
+        torch.set_num_threads(2)
+        second = ensure_tiny_model(cfg, tmp_path / "b")
+    finally:
+        torch.set_num_threads(threads)
+    assert _weights_digest(first) == _weights_digest(second)
+    numerics = json.loads((second / "pretrain.json").read_text())["numerics"]
+    assert numerics["torch_threads"] == 1 and numerics["cpu_capability"] == "DEFAULT" and not numerics["mkldnn"]
 
 
 def test_default_cache_dir_follows_the_environment(monkeypatch, tmp_path):

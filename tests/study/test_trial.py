@@ -51,6 +51,19 @@ def test_reports_every_milestone_in_order(full_run):
         assert set(r) >= {"dev/builtin_pos", "dev/builtin_xnli", "dev/builtin_tatoeba", "test_mean", "intermediate_dev"}
 
 
+def test_the_report_dev_vs_zero_shot_shows_the_signal_asha_ranked(full_run):
+    # The trial reports ASHA's signal; the report recomputes it from the rows with the same function.
+    from analysis.transfer import dev_vs_zero_shot
+
+    _, reports, df = full_run
+    shown = dev_vs_zero_shot(df).set_index("intermediate_steps")["dev"]
+    for r in reports:
+        assert shown[r["intermediate_steps"]] == pytest.approx(r["dev_signal"], abs=1e-9)
+    dev = df[(df.split == "dev") & (df.metric == "score")]
+    assert dev.chance.notna().all() and (dev.groupby("target_task").chance.nunique() == 1).all()
+    assert dev.set_index("target_task").chance.loc["builtin_xnli"].iloc[0] > 0  # a majority label scores above 0
+
+
 def test_rows_are_tidy_and_complete(full_run):
     spec, _, df = full_run
     assert list(df.columns) == list(results.COLUMNS)
@@ -75,7 +88,14 @@ def test_costs_are_counted(full_run):
     assert per.loc[20, "intermediate_tokens"] > per.loc[10, "intermediate_tokens"] > 0
     assert per.loc[10, "intermediate_examples"] == 16 * (10 + 2)
     assert per.loc[20, "intermediate_examples"] == 16 * (20 + 4)
-    assert per.loc[10, "intermediate_flops"] == pytest.approx(6 * per.loc[10, "model_params"] * per.loc[10, "intermediate_tokens"])
+    # Matmul FLOPs: 6 x non-embedding parameters x tokens, plus attention, 6 x n_layer x d_attn x length^2
+    # summed over sequences (each between 1 and max_length = 48 tokens long); the embeddings cost nothing.
+    row = per.loc[10]
+    assert 0 < row.model_non_embedding_params < row.model_params
+    attention = row.intermediate_flops - 6 * row.model_non_embedding_params * row.intermediate_tokens
+    per_token = 6 * 2 * 64  # tiny: 2 layers, d_attn 64
+    assert per_token * row.intermediate_tokens <= attention <= per_token * row.intermediate_tokens * 48
+    assert row.intermediate_flops_all_params == pytest.approx(6 * row.model_params * row.intermediate_tokens)
     pos = df[(df.target_task == "builtin_pos") & (df.intermediate_steps == 10)].iloc[0]
     assert pos.target_steps == 8 and pos.target_tokens > 0 and pos.eval_tokens > 0
     tat = df[(df.target_task == "builtin_tatoeba") & (df.intermediate_steps == 10)].iloc[0]

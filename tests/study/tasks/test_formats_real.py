@@ -261,6 +261,21 @@ def test_bucc_predict_tunes_on_dev_and_scores_test():
     assert task.score(gold, preds.values, "de") == {"f1": 100.0, "score": 100.0}
 
 
+def test_bucc_drops_pairs_with_a_repeated_sentence_as_read_sent2id_does():
+    task = registry.get("bucc2018")
+    examples = bucc_corpus("tune", 12, 0) + bucc_corpus("eval", 15, 100)
+    # Source sentence 3 of the scored corpus occurs twice, under two ids, and its translation once.
+    twin = next(ex for ex in examples if ex["part"] == "eval" and ex["id"] == "de-eval-3" and ex["side"] == "src")
+    examples.append({**twin, "id": "de-eval-3b"})
+    fmt = BitextMining()
+    feats = fmt.features(examples, WordTokenizer(), 16, task, train=False)
+    preds = fmt.predict(BagOfWords(), None, feats, examples, task, 8, 0, layer=1)
+    mined = set(preds.values)
+    # The repeated sentence has no id: neither of its ids is paired, every other gold pair still is.
+    assert not {p for p in mined if p.startswith(("de-eval-3\t", "de-eval-3b\t"))}
+    assert mined == set(fmt.gold(examples, task)) - {"de-eval-3\ten-eval-3"}
+
+
 # ------------------------------------------------------------------------------------- ranking
 def test_ranking_map_at_20():
     task = registry.get("lareqa")

@@ -23,7 +23,7 @@ from study.model import load_encoder
 from study.spec import ModelSpec, PathSource
 from study.tasks import registry
 from study.tasks.registry import LoadContext
-from study.train import DataStream, Phase, StreamState, adamw, warmup_linear
+from study.train import DataStream, Phase, StreamState, adamw, ceil_steps, warmup_linear
 
 pytestmark = pytest.mark.slow
 
@@ -105,7 +105,7 @@ def test_english_span_qa_transfers_zero_shot_to_german(encoder, shared_data):
     phase = Phase(
         encoder=module, heads={task.name: head}, formats={task.name: task.format},
         streams={task.name: DataStream(train.features, QA_BATCH, StreamState(seed=0))},
-        optimizer=adamw([module, head], QA_LR, 0.01), lr_at=warmup_linear(QA_LR, QA_STEPS, 0.1), max_grad_norm=1.0,
+        optimizer=adamw([module, head], QA_LR, 0.01), lr_at=warmup_linear(QA_LR, QA_STEPS, ceil_steps(0.1 * QA_STEPS)), max_grad_norm=1.0,
         pad_id=pad, device=torch.device("cpu"), autocast=torch.autocast("cpu", enabled=False),
     )
     phase.run(QA_STEPS)
