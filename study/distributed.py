@@ -29,11 +29,10 @@ also with one worker, e.g. to compare with it); otherwise its trial stays one pr
 - **FSDP** (`parallelism: fsdp`, for models one GPU cannot train): the encoder and heads are sharded in
   place as they are placed (every transformer layer, then each module whole), and stay sharded through
   every phase: a cooldown branch or a target's encoder is a sharded copy built from a meta-device skeleton
-  (`FullySharded.clone`), so no worker's device holds more than its shards of any copy. Host memory is
-  where the whole model still passes: each worker loads the pretrained weights onto its CPU once before
-  sharding them, and a checkpoint gathers the full weights and optimizer state (3x the fp32 weights) one
-  tensor at a time onto rank 0's CPU, which writes the same files as one process; a restore reads them on
-  rank 0 and broadcasts them, each worker keeping its shard.
+  (`FullySharded.clone`), so no worker's device holds more than its shards of any copy. A checkpoint is
+  sharded too (`SHARDED_CHECKPOINT`, torch.distributed.checkpoint): each worker writes and reads only its
+  own shards of the trunk and optimizer, on any number of workers. Host memory is where the whole model
+  still passes once: each worker loads the pretrained weights onto its CPU before sharding them.
 - **Costs.** Examples and tokens are summed over the workers (the global batch's), seconds are the
   slowest worker's wall time, and accelerator seconds are wall seconds x GPUs x workers.
 """
@@ -45,6 +44,7 @@ import copy
 import warnings
 import weakref
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -62,6 +62,7 @@ from study.trial import Trial, point_of
 # which no format does.
 warnings.filterwarnings("ignore", message=r"FSDP2-wrapped module .* returned a view tensor")
 
+SHARDED_CHECKPOINT = "trunk-dcp"  # an FSDP trial's checkpoint folder: torch.distributed.checkpoint shards
 DRIVER_MEMORY = 256 * 1024**2  # bytes: what a driver trial reserves (a request cannot be empty, and no CPU)
 
 
@@ -372,8 +373,8 @@ class DistributedTrial(Trial):
         self.writer = group.rank == 0
         self.examples_per_step_share = group.world  # each worker trains on 1/world of a step's examples
         self.sharded = FullySharded(self.device, self.model_spec.precision) if self.parallelism == "fsdp" else None
-        # FSDP restores by broadcasting rank 0's full state; with DDP every worker reads the files itself.
-        self.reads_full_state = self.sharded is None or group.rank == 0
+        # With DDP every worker reads the whole-model files itself; with FSDP the checkpoint is sharded (DCP).
+        self.reads_full_state = self.sharded is None
 
     def _place(self, module):
         if module is None or self.sharded is None:
@@ -401,6 +402,46 @@ class DistributedTrial(Trial):
         box = [value]
         dist.broadcast_object_list(box, src=0)
         return box[0]
+
+    def _save_trunk(self, folder: Path) -> None:
+        """FSDP: every worker writes its own shards of the trunk's weights and optimizer state with
+        torch.distributed.checkpoint, under `folder/trunk-dcp/` (`__RANK_0.distcp`, and rank 0 the
+        `.metadata`): nothing is gathered, and no worker holds more than its shards. Each worker reports its
+        folder to Train, which puts all of them in one checkpoint directory (trainable.train_worker)."""
+        if self.sharded is None:
+            return super()._save_trunk(folder)
+        import torch.distributed.checkpoint as dcp
+
+        dcp.save(self._sharded_state(), checkpoint_id=str(folder / SHARDED_CHECKPOINT))
+
+    def _restore_trunk(self, folder: Path) -> None:
+        """FSDP: each worker reads the slices it owns from the sharded checkpoint. DCP reshards on load, so a
+        checkpoint written by N workers is read by any number of workers (tested with 2 and 1)."""
+        if self.sharded is None:
+            return super()._restore_trunk(folder)
+        import torch.distributed.checkpoint as dcp
+        from torch.distributed.checkpoint.state_dict import set_state_dict
+
+        if not (folder / SHARDED_CHECKPOINT).is_dir():
+            raise FileNotFoundError(f"{folder}: no sharded checkpoint ({SHARDED_CHECKPOINT}/); an FSDP trial resumes only "
+                                    "from its own checkpoints")
+        state = self._sharded_state()
+        dcp.load(state, checkpoint_id=str(folder / SHARDED_CHECKPOINT))
+        container, optimizer = self._container()
+        set_state_dict(container, optimizer or [], model_state_dict=state["model"],
+                       optim_state_dict=state.get("optimizer", {}))
+
+    def _container(self):
+        optimizer = self.phase.optimizer if self.phase is not None else None
+        return nn.ModuleDict(self._trunk_modules()), optimizer
+
+    def _sharded_state(self) -> dict[str, Any]:
+        """The trunk's state as this worker's shards (DTensors), keyed by parameter name."""
+        from torch.distributed.checkpoint.state_dict import get_state_dict
+
+        container, optimizer = self._container()
+        weights, optimizer_state = get_state_dict(container, optimizer or [])
+        return {"model": weights, **({"optimizer": optimizer_state} if optimizer is not None else {})}
 
     def _full_state(self, modules, optimizer):
         if self.sharded is None:

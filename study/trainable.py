@@ -83,8 +83,9 @@ def train_worker(loop_config: dict[str, Any]) -> None:
     gate = loop_config.get("gate")
 
     def report(metrics: dict[str, Any], folder: Path | None) -> None:
-        if group.rank != 0:
-            ray.train.report({}, checkpoint=None)
+        if group.rank != 0:  # its shards of a sharded (FSDP) checkpoint, if it wrote any; nothing otherwise
+            shards = folder is not None and any(folder.iterdir())
+            ray.train.report({}, checkpoint=ray.train.Checkpoint.from_directory(str(folder)) if shards else None)
             return
         checkpoint = ray.train.Checkpoint.from_directory(str(folder)) if folder is not None else None
         ray.train.report({**metrics, "node": node}, checkpoint=checkpoint)

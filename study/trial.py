@@ -188,22 +188,29 @@ class Trial:
         return {"encoder": self.encoder.module, **{f"head-{name}": head for name, head in heads.items()}}
 
     def _save(self, folder: Path) -> None:
-        optimizer = self.phase.optimizer if self.phase is not None else None
-        weights, optimizer_state = self._full_state(self._trunk_modules(), optimizer)
+        """The trunk's checkpoint: weights and optimizer state (`_save_trunk`), then the data order, step and
+        random state, which the writer alone writes (`trunk.json`, `rng.safetensors`)."""
         if self.phase is not None:
             self.state.step = self.phase.step
             self.state.streams = {name: asdict(s.state) for name, s in self.phase.streams.items()}
+        self._save_trunk(folder)
+        if not self.writer:
+            return
+        state_io.save_tensors(state_io.rng_state(self.device), folder / "rng.safetensors")
+        (folder / "trunk.json").write_text(json.dumps(asdict(self.state)))
+
+    def _save_trunk(self, folder: Path) -> None:
+        """Whole-model files, one per module, and the optimizer's (the writer writes them)."""
+        optimizer = self.phase.optimizer if self.phase is not None else None
+        weights, optimizer_state = self._full_state(self._trunk_modules(), optimizer)
         if not self.writer:
             return
         for name, state in weights.items():
             state_io.save_module(state, folder / f"{name}.safetensors")
         if optimizer_state is not None:
             state_io.save_optimizer(optimizer_state, folder, "optimizer")
-        state_io.save_tensors(state_io.rng_state(self.device), folder / "rng.safetensors")
-        (folder / "trunk.json").write_text(json.dumps(asdict(self.state)))
 
-    def _restore(self, folder: Path) -> None:
-        self.state = TrunkState(**json.loads((folder / "trunk.json").read_text()))
+    def _restore_trunk(self, folder: Path) -> None:
         modules = self._trunk_modules()
         optimizer = self.phase.optimizer if self.phase is not None else None
         weights = optimizer_state = None
@@ -211,6 +218,10 @@ class Trial:
             weights = {name: state_io.load_module(folder / f"{name}.safetensors") for name in modules}
             optimizer_state = state_io.load_optimizer(folder, "optimizer") if optimizer is not None else None
         self._load_full_state(modules, optimizer, weights, optimizer_state)
+
+    def _restore(self, folder: Path) -> None:
+        self.state = TrunkState(**json.loads((folder / "trunk.json").read_text()))
+        self._restore_trunk(folder)
         if self.phase is not None:
             self.phase.step = self.state.step
             self.phase.streams = {

@@ -85,9 +85,11 @@ def _dp_worker(rank: int, world: int, storage: str, port: int, out: str) -> None
             trial.phase.run(STEPS // 2)
             folder = Path(storage) / f"ckpt-{parallelism}"
             folder.mkdir(exist_ok=True)
-            trial._save(folder)  # every worker takes part (FSDP gathers); rank 0 writes
+            trial._save(folder)  # DDP: rank 0 writes whole-model files; FSDP: every worker writes its shards
             dist.barrier()
+            got[parallelism]["files"] = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
             trial = _dp_trial(rank, world, storage, parallelism, checkpoint=folder)
+            got[parallelism]["halfway"] = _trunk(trial)
             trial.phase.run(STEPS - STEPS // 2)
             got[parallelism]["resumed"] = _trunk(trial)
         if rank == 0:
@@ -103,7 +105,8 @@ def _free_port() -> int:
 
 
 def test_data_parallel_steps_equal_one_process(tmp_path):
-    """2 workers with DDP and with FSDP2 (gloo, CPU) train the trunk as one process does."""
+    """2 workers with DDP and with FSDP2 (gloo, CPU) train the trunk as one process does, and resume from a
+    checkpoint halfway exactly: DDP's whole-model files, FSDP's shards (read back on 1 worker too)."""
     import torch.multiprocessing as mp
 
     from study.trial import Trial
@@ -128,6 +131,32 @@ def test_data_parallel_steps_equal_one_process(tmp_path):
         resumed = max(float((got["resumed"][k] - got["trunk"][k]).abs().max()) for k in expected)
         print(f"{parallelism}: resumed halfway, the trunk differs by {resumed:.2e}")
         assert resumed < 1e-6, f"{parallelism}: a resumed trunk differs by {resumed}"
+    files = {p: got["files"] for p, got in torch.load(out).items()}
+    assert "encoder.safetensors" in files["ddp"] and "optimizer.safetensors" in files["ddp"]
+    # FSDP: one shard file per worker and the metadata; no whole-model file on any rank.
+    assert [f for f in files["fsdp"] if f.startswith("trunk-dcp/")] == [
+        "trunk-dcp/.metadata", "trunk-dcp/__0_0.distcp", "trunk-dcp/__1_0.distcp"]
+    assert not [f for f in files["fsdp"] if f.endswith(".safetensors") and f != "rng.safetensors"], files["fsdp"]
+    # The checkpoint 2 workers wrote, read by 1 worker (DCP reshards on load): the trunk the 2 workers resumed.
+    mp.spawn(_reader_worker, args=(1, str(tmp_path), _free_port(), str(tmp_path / "one.pt")), nprocs=1)
+    one, two = torch.load(tmp_path / "one.pt"), torch.load(out)["fsdp"]["halfway"]
+    assert one["step"] == STEPS // 2
+    worst = max(float((one["trunk"][k] - two[k]).abs().max()) for k in two)
+    assert worst == 0.0, f"read on 1 worker, the trunk differs by {worst}"
+
+
+def _reader_worker(rank: int, world: int, storage: str, port: int, out: str) -> None:
+    """Reads the 2-worker FSDP checkpoint of test_data_parallel_steps_equal_one_process on `world` workers."""
+    import torch.distributed as dist
+
+    _join(rank, world, port)
+    try:
+        trial = _dp_trial(rank, world, storage, "fsdp", checkpoint=Path(storage) / "ckpt-fsdp")
+        trunk = _trunk(trial)
+        if rank == 0:
+            torch.save({"trunk": trunk, "step": trial.phase.step}, out)
+    finally:
+        dist.destroy_process_group()
 
 
 # -------------------------------------------------------------------------------- the milestone work
@@ -255,7 +284,8 @@ def _model(name: str, workers: int) -> dict:
 def _spec(storage: str, w2_steps=(0, 10, 20)):
     return small_spec(
         storage, name="dist",
-        models=[_model("w1", 1), {**_model("w2", 2), "steps": list(w2_steps)}],
+        # w2 shards with FSDP: its Train checkpoints are every worker's shards in one directory.
+        models=[_model("w1", 1), {**_model("w2", 2), "steps": list(w2_steps), "parallelism": "fsdp"}],
         intermediate_tasks=["builtin_nli"],
         target_tasks=[{"task": "builtin_pos", "languages": ["xa"]}, {"task": "builtin_xnli", "languages": ["xb"]}],
     )
@@ -323,6 +353,9 @@ def test_trials_report_through_train_to_tune(study):
         steps[result.config["point"]["model"]] = metrics["intermediate_steps"]  # ASHA's time attribute, from rank 0
         assert 0 <= metrics["dev_signal"] <= 100 and metrics["node"]
         assert "/dist/train/" in metrics["checkpoint_path"], "Train's checkpoints live under the study"
+        if result.config["point"]["model"] == "w2":  # FSDP: both workers' shards in the one checkpoint directory
+            shards = sorted(p.name for p in (Path(metrics["checkpoint_path"]) / "trunk-dcp").iterdir())
+            assert shards == [".metadata", "__0_0.distcp", "__1_0.distcp"], shards
     assert steps == {"w1": 10, "w2": 20}
     assert not held, "the stopped trial's workers were freed (Train's PlacementGroupCleaner, via the State API)"
 

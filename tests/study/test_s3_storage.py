@@ -33,6 +33,8 @@ ROOT = Path(__file__).resolve().parents[2]
 XSTUDY = [sys.executable, "-m", "study.cli"]
 BUCKET = "xstudy-test"
 STEPS = [0, 10, 20, 30]
+FIRST_TRIAL = len(STEPS) - 1  # milestone files an intermediate trial writes (the baselines write step 0)
+ALL_MILESTONES = sorted([*STEPS[1:], *STEPS[1:], 0, 0])  # 2 seeds x (builtin_nli at 10, 20, 30; the baseline at 0)
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
@@ -103,17 +105,18 @@ def _trial_reports(uri: str) -> dict[str, list[int]]:
 
 @pytest.fixture(scope="module")
 def study(s3, tmp_path_factory):
-    """`xstudy run` to S3, stopped with SIGTERM once the baseline trial has finished and the second trial
-    has written its first milestone, then `xstudy resume URI`.
+    """`xstudy run` to S3, stopped with SIGTERM once the first trial has finished and the second has written
+    its first milestone, then `xstudy resume URI`.
 
-    One trial at a time: the second starts only once Ray Tune has recorded the first as finished, so the
-    first must never run again; the second is cut short and must go on from its checkpoint."""
+    One trial at a time, longest first: the two intermediate trials (seeds 0 and 1), then the two baselines.
+    The second starts only once Ray Tune has recorded the first as finished, so the first must never run
+    again; the second is cut short and must go on from its checkpoint."""
     work = tmp_path_factory.mktemp("s3study")
     spec = small_spec(
         s3, name="s3study", search={"max_concurrent_trials": 1},
         models=[{"name": "tiny", "source": {"builtin": "tiny", "mlm_steps": 60}, "batch_size": 16,
                  "max_length": 48, "steps": STEPS}],
-        intermediate_tasks=["none", "builtin_nli"],
+        intermediate_tasks=["none", "builtin_nli"], seeds=[0, 1],
         target_tasks=[{"task": "builtin_pos", "languages": ["xa"]}],
         target_training={"steps": 5, "batch_size": 16, "eval_batch_size": 128},
     )
@@ -128,10 +131,10 @@ def study(s3, tmp_path_factory):
                             stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.time() + 240
-        while time.time() < deadline and proc.poll() is None and len(_row_files(uri)) < 2:
+        while time.time() < deadline and proc.poll() is None and len(_row_files(uri)) < FIRST_TRIAL + 1:
             time.sleep(0.3)
         assert proc.poll() is None, f"the run ended early: {(work / 'run.log').read_text()[-3000:]}"
-        assert len(_row_files(uri)) >= 2, "the study never wrote two milestones to S3"
+        assert len(_row_files(uri)) >= FIRST_TRIAL + 1, "the study never wrote the first trial and one more milestone"
         proc.send_signal(signal.SIGTERM)
         returncode = proc.wait(timeout=120)
     finally:
@@ -186,12 +189,14 @@ def test_ray_state_and_our_files_are_in_the_bucket(study):
 
 def test_resume_of_the_uri_finishes_without_rerunning(study):
     before, after = study["interrupted"], _recorded(study["uri"])
-    assert len(before) < len(STEPS), f"the interruption came too late: {sorted(before)}"
-    assert sorted(m for _, m in after) == STEPS
-    baseline = [key for key in before if key[1] == 0]
-    assert baseline and all(after[key] == before[key] for key in baseline), "the finished trial did not run again"
+    assert len(before) < len(ALL_MILESTONES), f"the interruption came too late: {sorted(before)}"
+    assert sorted(m for _, m in after) == ALL_MILESTONES
+    by_trial = {t: sorted(m for u, m in before if u == t) for t, _ in before}
+    finished = [t for t, ms in by_trial.items() if ms == STEPS[1:]]
+    assert finished, f"no trial had finished before the interruption: {by_trial}"
+    assert all(after[key] == before[key] for key in before if key[0] in finished), "the finished trial did not run again"
     reports = _trial_reports(study["uri"])  # Ray's own record, as synced to the bucket
-    assert sorted(m for ms in reports.values() for m in ms) == STEPS, f"every milestone reported once: {reports}"
+    assert sorted(m for ms in reports.values() for m in ms) == ALL_MILESTONES, f"every milestone reported once: {reports}"
     fs, root = storage.filesystem(storage.join(study["uri"], "results.parquet"))
     df = pd.read_parquet(root, filesystem=fs)
     assert sorted(df.intermediate_steps.unique()) == STEPS
@@ -204,7 +209,7 @@ def test_status_reads_the_uri(study):
     assert result.exit_code == 0, result.output
     status = json.loads(result.output)
     assert status["study"] == "s3study"
-    assert status["trials_by_state"]["finished"] == 2 and status["trials_by_state"]["errored"] == 0
+    assert status["trials_by_state"]["finished"] == 4 and status["trials_by_state"]["errored"] == 0
 
 
 def test_export_of_the_uri_writes_into_the_bucket_or_a_local_folder(study, tmp_path):
