@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from study import environment, outcome, preflight, results, status, storage, trackers
+from study import environment, memory_plan, outcome, preflight, results, status, storage, trackers
 from study.outcome import Outcome
 from study.recovery_callback import RetryRecorder
 from study.scheduler import GroupedASHA
@@ -394,6 +394,9 @@ def run(spec: StudySpec, address: str | None = None, num_cpus: int | None = None
     preflight.check_storage(spec, study_uri(spec))  # before Ray starts: nothing runs that could not be kept
     if trackers.problems(spec):
         raise preflight.LaunchError("the study's trackers cannot run:\n  " + "\n  ".join(trackers.problems(spec)))
+    too_big = memory_plan.fit_problems(spec)  # before Ray starts: a size that cannot fit its GPU never launches
+    if too_big:
+        raise preflight.LaunchError("these sizes cannot fit their GPU's memory:\n  " + "\n  ".join(too_big))
     init_ray(address, num_cpus, dashboard=_uses_train(spec))
     problems = check_resources(spec)
     if problems:
