@@ -429,4 +429,16 @@ def resume(path: str, address: str | None = None, num_cpus: int | None = None, v
     internal = getattr(tuner, "_local_tuner", None)
     if internal is not None and getattr(internal, "_run_config", None) is not None:
         internal._run_config.verbose = 1 if verbose else 0
+        relocate(internal._run_config, internal._tune_config, uri)
     return fit(tuner, spec, during)
+
+
+def relocate(run_config, tune_config, uri: str) -> None:
+    """Point what Tuner.restore unpickled as it was when the study was made at the study's folder now: the
+    retry recorder and the scheduler's `scheduler.json` (whose decisions the scheduler reads back first:
+    Tune does not save a scheduler's state)."""
+    for callback in run_config.callbacks or []:
+        if isinstance(callback, RetryRecorder):
+            callback.relocate(uri)
+    if isinstance(tune_config.scheduler, GroupedASHA):
+        tune_config.scheduler.relocate(storage.join(uri, "scheduler.json"))
