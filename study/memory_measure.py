@@ -50,8 +50,7 @@ def _peak_of(prof) -> int:
     return peak
 
 
-def _worker(rank: int, world: int, port: int, arch: dict[str, Any], setting: dict[str, Any], steps: int, out) -> None:
-    import torch.distributed as dist
+def _measure(a: Architecture, s: Setting, steps: int, rank: int) -> int:
     from torch import nn
     from torch.profiler import ProfilerActivity, profile
     from transformers import XLMRobertaConfig, XLMRobertaModel
@@ -59,9 +58,6 @@ def _worker(rank: int, world: int, port: int, arch: dict[str, Any], setting: dic
     from study.distributed import FullySharded
     from study.train import adamw
 
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
-    a, s = Architecture(**arch), Setting(**setting)
     torch.manual_seed(0)
     config = XLMRobertaConfig(vocab_size=a.vocab, hidden_size=a.hidden, num_hidden_layers=a.layers,
                               num_attention_heads=a.heads, intermediate_size=a.intermediate,
@@ -83,9 +79,13 @@ def _worker(rank: int, world: int, port: int, arch: dict[str, Any], setting: dic
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         model, top = encoder, head
         if s.parallelism == "ddp":
+            import inspect
+
             from torch.nn.parallel import DistributedDataParallel as DDP
 
-            model, top = DDP(encoder, broadcast_buffers=False), DDP(head, broadcast_buffers=False)
+            # As study.distributed.DataParallelPhase wraps a trial's modules (no buffer sync before a forward).
+            sync = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DDP).parameters else "broadcast_buffers"
+            model, top = DDP(encoder, **{sync: False}), DDP(head, **{sync: False})
         optimizer = adamw([encoder, head], 1e-4, 0.01)
         params = [p for group in optimizer.param_groups for p in group["params"]]
         for input_ids, labels in batches:
@@ -95,26 +95,43 @@ def _worker(rank: int, world: int, port: int, arch: dict[str, Any], setting: dic
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
-    out.put((rank, base + _peak_of(prof)))
+    peak = base + _peak_of(prof)
+    del prof, optimizer, model, top, encoder, head
+    gc.collect()
+    return peak
+
+
+def _worker(rank: int, world: int, port: int, arch: dict[str, Any], settings: list[dict[str, Any]], steps: int,
+            out) -> None:
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    peaks = [_measure(Architecture(**arch), Setting(**setting), steps, rank) for setting in settings]
+    out.put((rank, peaks))
     dist.barrier()
     dist.destroy_process_group()
 
 
-def measured_peaks(arch: Architecture, setting: Setting, steps: int = 3) -> list[int]:
-    """Peak allocated tensor bytes on each of `setting.workers` gloo workers over `steps` training steps."""
+def measured_peaks(arch: Architecture, settings: list[Setting], steps: int = 2) -> list[list[int]]:
+    """Per setting, the peak allocated tensor bytes of each gloo worker over `steps` training steps (two: the
+    second holds AdamW's state and the first step's gradients). The settings run one after the other in the
+    same workers (one start for all), and must agree on the number of workers."""
     import torch.multiprocessing as mp
 
-    if setting.parallelism not in ("ddp", "fsdp"):
-        raise ValueError(f"measured_peaks runs DDP or FSDP workers, got parallelism {setting.parallelism!r}")
-    ctx = mp.get_context("spawn")
-    out = ctx.Queue()
+    workers = {s.workers for s in settings}
+    if len(workers) != 1 or any(s.parallelism not in ("ddp", "fsdp") for s in settings):
+        raise ValueError("measured_peaks runs DDP or FSDP settings that share one number of workers, got "
+                         f"{[(s.parallelism, s.workers) for s in settings]}")
+    (world,) = workers
+    out = mp.get_context("spawn").Queue()
     env = {"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        procs = mp.start_processes(_worker, args=(setting.workers, _free_port(), asdict(arch), asdict(setting), steps, out),
-                                   nprocs=setting.workers, join=False, start_method="spawn")
-        peaks = dict(out.get(timeout=600) for _ in range(setting.workers))
+        procs = mp.start_processes(_worker, args=(world, _free_port(), asdict(arch), [asdict(s) for s in settings], steps, out),
+                                   nprocs=world, join=False, start_method="spawn")
+        peaks = dict(out.get(timeout=900) for _ in range(world))
         procs.join()
     finally:
         for k, v in old.items():
@@ -122,4 +139,4 @@ def measured_peaks(arch: Architecture, setting: Setting, steps: int = 3) -> list
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    return [peaks[r] for r in range(setting.workers)]
+    return [[peaks[r][i] for r in range(world)] for i in range(len(settings))]

@@ -29,7 +29,8 @@ All figures are bytes on one worker's device. A trial's memory is the sum of:
   workers; unsharded units come on top: the root unit (everything outside the transformer layers, above all
   the embedding matrix) stays gathered from the start of the forward to the end of the backward, and two
   layers are gathered at a time (the one running and the one prefetched). In the backward, the root's
-  unsharded gradient and its reduce-scatter input add two root-sized buffers, while the activations are gone.
+  unsharded gradient and its reduce-scatter input add two root-sized buffers, while the activations are gone
+  (three on CPU: gloo's reduce-scatter reduces onto rank 0 first). Figures are the most loaded worker's.
 - with bf16 or fp16 autocast, the cast copies of the weights (2 bytes/non-embedding parameter) live from
   the forward to the backward.
 
@@ -279,7 +280,9 @@ def estimate(arch: Architecture, s: Setting) -> Estimate:
     eval_acts = eval_rows * s.max_length * arch.hidden * e + layer_activations(arch, eval_rows * s.max_length, s.max_length, e)
     ddp = 4 * n if s.parallelism == "ddp" else 0
     gathered = 4 * (arch.root_params + 2 * arch.layer_params) if fsdp else 0
-    gathered_grads = 2 * 4 * arch.root_params if fsdp else 0
+    # The root's unsharded gradient and its reduce-scatter input; on CPU, gloo's reduce-scatter also reduces the
+    # whole unit onto rank 0 first (measured: rank 0 holds one more root-sized buffer than rank 1).
+    gathered_grads = (3 if s.device == "cpu" else 2) * 4 * arch.root_params if fsdp else 0
     autocast = 2 * arch.non_embedding_params // share if e < 4 else 0
 
     def training(copies_trained: int, copies_kept: int, act: int, buckets: int) -> int:
