@@ -149,12 +149,13 @@ def architecture(model: ModelSpec) -> Architecture:
     built-in tiny size, or the hub config in the local cache."""
     source = model.source
     if isinstance(source, BuiltinSource):
+        from transformers import AutoTokenizer
+
         from study.model import builtin_config
-        from study.plan import _load_tokenizer
         from study.tiny_models import MAX_LENGTH, ensure_tokenizer
 
         cfg = builtin_config(source)
-        vocab = len(_load_tokenizer(str(ensure_tokenizer(cfg))))
+        vocab = len(AutoTokenizer.from_pretrained(str(ensure_tokenizer(cfg))))
         return Architecture(hidden=cfg.hidden_size, layers=cfg.num_layers, heads=cfg.num_heads,
                             intermediate=cfg.intermediate_size, vocab=vocab, max_positions=MAX_LENGTH + 2)
     if isinstance(source, HubSource) and source.hub in KNOWN_ARCHITECTURES:
