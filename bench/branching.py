@@ -52,7 +52,7 @@ def run_mode(spec, mode: str, root: str, num_cpus: int | None) -> dict:
     start = time.perf_counter()
     launch.run(variant, num_cpus=num_cpus)
     wall = time.perf_counter() - start
-    df = results.collect(launch.study_uri(variant))
+    df = results.collect(variant.uri)
     return {
         "mode": mode, "wall_seconds": wall, "intermediate_steps": steps_trained(df),
         "intermediate_seconds": intermediate_seconds(df), "rows": len(df),

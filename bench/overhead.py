@@ -198,7 +198,7 @@ def run_trial(root: str, rep: int, model: str, steps: int, cpus: int) -> tuple[f
     start = time.perf_counter()
     launch.run(spec, num_cpus=cpus)
     wall = time.perf_counter() - start
-    df = results.collect(launch.study_uri(spec))
+    df = results.collect(spec.uri)
     row = df[(df.intermediate_task == TASK) & (df.intermediate_steps == steps)].iloc[0]
     return steps / float(row.intermediate_seconds), wall
 

@@ -126,7 +126,7 @@ def run_xstudy(root: str, seed: int, steps: list[int], target_steps: int, warmup
     start = time.perf_counter()
     launch.run(spec, num_cpus=2)
     wall = time.perf_counter() - start
-    df = results.collect(launch.study_uri(spec))
+    df = results.collect(spec.uri)
     test = df[(df.split == "test") & (df.metric == "score") & (df.intermediate_task != "none")]
     configs: dict[str, float] = {}
     for (model, task, n), g in test.groupby(["model", "intermediate_task", "intermediate_steps"]):

@@ -144,7 +144,7 @@ def run(
 
     try:
         ended = launch.run(spec, address=address, num_cpus=num_cpus, verbose=verbose,
-                           during=_view(launch.study_uri(launch.anchored(spec)), verbose))
+                           during=_view(launch.anchored(spec).uri, verbose))
     except LaunchError as exc:  # storage or cluster refused before any trial ran
         err.print(f"[bold red]cannot run[/]: {exc}", highlight=False)
         raise typer.Exit(2) from None

@@ -3,7 +3,7 @@
 A model size runs this way when `resources.workers > 1`, or when its `parallelism` is set explicitly (then
 also with one worker, e.g. to compare with it); otherwise its trial stays one process (`study.trial`).
 
-- **The Tune trial is a driver.** `run_in_tune` calls `run_in_train`, which starts a `TorchTrainer` with
+- **The Tune trial is a driver.** `trainable.run_in_tune` calls `trainable.run_in_train`, which starts a `TorchTrainer` with
   the size's workers and waits for it. The trial itself reserves no CPU or GPU (`driver_resources`), only a
   little memory: the workers' resources are reserved by Train's own placement group, all at once, so a trial
   waiting for its workers holds nothing another trial needs, and trials cannot deadlock. `launch` limits
@@ -23,9 +23,9 @@ also with one worker, e.g. to compare with it); otherwise its trial stays one pr
   with the metrics and the checkpoint, which Train forwards to Tune (`TuneReportCallback`), so ASHA sees
   the same metrics. The Train run is named after the Tune trial and stored under the study's storage, so a
   retried or resumed trial starts its Train run again under that name and Train hands every worker the
-  latest checkpoint. Unlike `tune.report` in one process, the workers do not wait for Tune's decision
-  after a report: a trial ASHA stops goes on until the stop reaches it (seconds), and may write the next
-  milestone's rows if it is that short (docs/ray.md).
+  latest checkpoint. As `tune.report` in one process, rank 0 waits after each report until Tune has
+  decided to let the trial go on (`trainable.blocking_tune_report`), so a trial ASHA stops writes nothing
+  past its rung (docs/ray.md).
 - **FSDP** (`parallelism: fsdp`, for models one GPU cannot train): the encoder and heads are sharded in
   place as they are placed (every transformer layer, then each module whole), and stay sharded through
   every phase: a cooldown branch or a target's encoder is a sharded copy built from a meta-device skeleton
@@ -42,19 +42,16 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import os
-import socket
 import warnings
 import weakref
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
-from study import environment, state_io, storage
+from study import state_io, storage
 from study.model import autocast
 from study.spec import ModelSpec, StudySpec
 from study.train import Cost, Phase
@@ -66,8 +63,6 @@ from study.trial import Trial, point_of
 warnings.filterwarnings("ignore", message=r"FSDP2-wrapped module .* returned a view tensor")
 
 DRIVER_MEMORY = 256 * 1024**2  # bytes: what a driver trial reserves (a request cannot be empty, and no CPU)
-CONTROLLER_FAILURE_LIMIT = 30  # worker-group start timeouts (60 s each by default) before a Train run fails
-PROCESS_GROUP_TIMEOUT_S = 4 * 3600  # seconds a collective may wait (rank 0 writing a 10B checkpoint)
 
 
 def uses_train(model: ModelSpec) -> bool:
@@ -435,81 +430,8 @@ class DistributedTrial(Trial):
             set_optimizer_state_dict(container, optimizer, state, options=options)
 
 
-def train_worker(loop_config: dict[str, Any]) -> None:
-    """`train_loop_per_worker` of the TorchTrainer: one worker of one trial."""
-    import ray
-    import ray.train
-    import ray.train.torch
-
-    environment.apply(loop_config.get("environment"))
-    context = ray.train.get_context()
-    spec = StudySpec.model_validate(loop_config["spec"])
-    model = spec.model(point_of(loop_config["config"])["model"])
-    torch.set_num_threads(max(1, int(model.resources.cpu)))
-    device = ray.train.torch.get_device() if model.resources.gpu > 0 and torch.cuda.is_available() else torch.device("cpu")
-    group = Group(rank=context.get_world_rank(), world=context.get_world_size(), device=device)
-    # As run_in_tune names it: the host, and the Ray node id's first 8 hex digits (rank 0's node is the rows').
-    node = f"{socket.gethostname()}/{ray.get_runtime_context().get_node_id()[:8]}"
-    trial = DistributedTrial(spec, loop_config["config"], loop_config["trial_id"], group, node=node)
-
-    def report(metrics: dict[str, Any], folder: Path | None) -> None:
-        if group.rank != 0:
-            ray.train.report({}, checkpoint=None)
-            return
-        checkpoint = ray.train.Checkpoint.from_directory(str(folder)) if folder is not None else None
-        ray.train.report({**metrics, "node": node}, checkpoint=checkpoint)
-
-    checkpoint = ray.train.get_checkpoint()
-    if checkpoint is None:
-        trial.run(report)
-    else:
-        with checkpoint.as_directory() as folder:
-            trial.run(report, Path(folder))
-
-
 def train_storage(spec: StudySpec):
     """(filesystem, path) of the study's Train runs: `<study>/train/<trial id>/`, on the study's storage so
     that every node reads and writes the same checkpoints."""
-    uri = storage.join(storage.normalize(spec.study.storage), spec.study.name, "train")
+    uri = storage.join(spec.uri, "train")
     return storage.filesystem(uri)
-
-
-def run_in_train(spec: StudySpec, config: dict[str, Any], trial_id: str) -> Any:
-    """Run one trial as a Train job and wait for it; from a Tune trial its reports go to Tune.
-
-    Outside Tune (tests, a single run), the rows and checkpoints are written all the same.
-    """
-    import ray.train
-    from ray.train.torch import TorchConfig, TorchTrainer
-    from ray.tune.trainable.trainable_fn_utils import _in_tune_session
-
-    model = spec.model(point_of(config)["model"])
-    r = model.resources
-    fs, path = train_storage(spec)
-    callbacks = []
-    if _in_tune_session():
-        from ray.tune.integration.ray_train import TuneReportCallback
-
-        callbacks.append(TuneReportCallback())
-    resources = {"CPU": r.cpu, **({"GPU": r.gpu} if r.gpu > 0 else {})}
-    # Workers wait in a report while rank 0 writes a checkpoint: Train's default warns every 60 s.
-    os.environ.setdefault("RAY_TRAIN_COLLECTIVE_WARN_INTERVAL_S", "600")
-    trainer = TorchTrainer(
-        train_worker,
-        # The driver's settings, as this trial received them (study.environment), for every worker.
-        train_loop_config={"spec": spec.model_dump(mode="json"), "config": config, "trial_id": trial_id,
-                           "environment": environment.captured()},
-        torch_config=TorchConfig(backend="nccl" if r.gpu > 0 else "gloo", timeout_s=PROCESS_GROUP_TIMEOUT_S),
-        scaling_config=ray.train.ScalingConfig(num_workers=r.workers, use_gpu=r.gpu > 0, resources_per_worker=resources),
-        run_config=ray.train.RunConfig(
-            name=trial_id,
-            storage_path=path,
-            storage_filesystem=fs,
-            # A crash fails the Train run, and Tune retries the trial (study.max_failures): one retry count.
-            failure_config=ray.train.FailureConfig(max_failures=0, controller_failure_limit=CONTROLLER_FAILURE_LIMIT),
-            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=getattr(spec.study, "checkpoints_to_keep", 2)),
-            callbacks=callbacks,
-        ),
-    )
-    return trainer.fit()
-

@@ -22,7 +22,6 @@ import datetime as dt
 import html
 import re
 import tempfile
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,7 +106,7 @@ def study_convention(uri: str) -> aggregate.Convention:
 def language_properties() -> pd.DataFrame:
     """The XTREME languages' table, plus the built-in benchmark's generated languages (family "generated",
     their word order as the genus), so the demo's languages group too."""
-    from study.tasks.builtin import BUILTIN_LANGUAGES, WORD_ORDERS
+    from study.synthetic.benchmark import BUILTIN_LANGUAGES, WORD_ORDERS
 
     generated = []
     for code in BUILTIN_LANGUAGES:
@@ -137,7 +136,7 @@ def export(path: str, out: str | None = None, on_stage=None) -> dict[str, str]:
     written: dict[str, str] = {}
 
     def put(kind: str, name: str, data: bytes) -> None:
-        _write_bytes_atomic(storage.join(target, name), data)
+        storage.write_bytes_atomic(storage.join(target, name), data)
         written[kind] = storage.join(target, name)
 
     table = pa.Table.from_pandas(df, schema=results.SCHEMA, preserve_index=False)
@@ -349,14 +348,3 @@ def _gain_columns(table: pd.DataFrame) -> pd.DataFrame:
 
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
-
-
-def _write_bytes_atomic(uri: str, data: bytes) -> None:
-    """Write to a temporary name beside the target, then rename: a reader never sees half a file."""
-    fs, path = storage.filesystem(uri)
-    parent = path.rsplit("/", 1)[0]
-    fs.create_dir(parent, recursive=True)
-    tmp = f"{parent}/.tmp-{uuid.uuid4().hex}"
-    with fs.open_output_stream(tmp) as out:
-        out.write(data)
-    fs.move(tmp, path)

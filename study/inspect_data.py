@@ -90,9 +90,9 @@ def study_splits(spec: Any) -> list[tuple[str, str, str]]:
     for target in spec.targets:
         task = registry.get(target.task)
         if task.format.trains:
-            for first in task.train_first:
-                add(first, "train", registry.get(first).train_language)
-            add(task.name, "train", task.train_language)
+            for first in (*task.train_first, task.name):  # the training sets it fine-tunes on (Task.training_set)
+                data = registry.get(registry.get(first).training_set)
+                add(data.name, "train", data.train_language)
         add(task.name, "dev", task.train_language)
         for lang in spec.languages_of(target):
             add(task.name, "test", lang)

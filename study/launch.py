@@ -18,12 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from study import environment, memory_plan, outcome, preflight, results, status, storage, trackers
+from study import environment, launch_order, memory_plan, outcome, preflight, results, status, storage, trackers
+from study.grid import grid_points
 from study.outcome import Outcome
 from study.recovery_callback import RetryRecorder
 from study.scheduler import GroupedASHA
 from study.spec import Choice, Grid, LogUniform, StudySpec, Uniform
-from study.trial import point_of, run_in_tune
+from study.trainable import run_in_tune
+from study.trial import point_of
 
 # Snapshot the experiment state often: after a killed driver, resume must not re-run finished trials.
 os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "5")
@@ -33,10 +35,6 @@ os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_
 
 SIGNAL_METRIC = "dev_signal"
 TIME_ATTR = "intermediate_steps"
-
-
-def study_uri(spec: StudySpec) -> str:
-    return storage.join(storage.normalize(spec.study.storage), spec.study.name)
 
 
 def tune_expression(value: Any) -> Any:
@@ -51,30 +49,6 @@ def tune_expression(value: Any) -> Any:
     if isinstance(value, Uniform):
         return tune.uniform(*value.uniform)
     return value
-
-
-def grid_points(spec: StudySpec) -> list[dict[str, Any]]:
-    """Every (model size, intermediate task, seed) point, and in `independent` mode every step budget.
-
-    The baseline (`none`) has no budget: it is one step-0 run per size and seed in both modes. With
-    `search.num_samples` > 1, every point is repeated once per sample, with its index as `sample`.
-    """
-    points = []
-    independent = spec.intermediate_training.schedule == "independent"
-    samples = spec.search.num_samples
-    for sample in range(samples):
-        for model in spec.models:
-            for task in spec.intermediate:
-                budgets = [s for s in model.milestones if s > 0] if independent and task != "none" else [None]
-                for budget in budgets:
-                    for seed in spec.seeds:
-                        point = {"model": model.name, "intermediate_task": task, "seed": seed}
-                        if budget is not None:
-                            point["budget"] = budget
-                        if samples > 1:
-                            point["sample"] = sample
-                        points.append(point)
-    return points
 
 
 class SharedSample:
@@ -109,7 +83,7 @@ def param_space(spec: StudySpec) -> dict[str, Any]:
     """The grid of points and the hyperparameters: grid-searched, shared samples (`SharedSample`), constants."""
     from ray import tune
 
-    space: dict[str, Any] = {"point": tune.grid_search(grid_points(spec))}
+    space: dict[str, Any] = {"point": tune.grid_search(launch_order.longest_first(spec, grid_points(spec)))}
     grid_names = [name for name, value in spec.hyperparameters.items() if isinstance(value, Grid)]
     for name, value in spec.hyperparameters.items():
         if isinstance(value, (Choice, LogUniform, Uniform)):
@@ -129,7 +103,7 @@ class OptunaSpace:
     """
 
     def __init__(self, spec: StudySpec):
-        self.points = grid_points(spec)
+        self.points = launch_order.longest_first(spec, grid_points(spec))
         self.n_seeds = len(spec.seeds)
         self.hyperparameters = dict(spec.hyperparameters)
 
@@ -198,7 +172,7 @@ def scheduler(spec: StudySpec):
     return GroupedASHA(
         metric=SIGNAL_METRIC, mode="max", time_attr=TIME_ATTR, rungs=rungs_for(spec), group_of=group_of,
         reduction_factor=spec.asha.reduction_factor, min_seeds=len(spec.seeds),
-        decisions_uri=storage.join(study_uri(spec), "scheduler.json"),
+        decisions_uri=storage.join(spec.uri, "scheduler.json"),
     )
 
 
@@ -295,7 +269,7 @@ def _trainable(spec: StudySpec):
 def build_tuner(spec: StudySpec, verbose: bool = True):
     from ray import tune
 
-    uri = study_uri(spec)
+    uri = spec.uri
     run_config = tune.RunConfig(
         name=spec.study.name,
         storage_path=storage.normalize(spec.study.storage),
@@ -365,13 +339,13 @@ def fit(tuner, spec: StudySpec, during: contextlib.AbstractContextManager | None
     """Run the tuner to its end or an interruption, consolidate results.parquet, and say how it ended."""
     with SigtermAsSigint() as signals, (during or contextlib.nullcontext()):
         grid = tuner.fit()
-    uri = study_uri(spec)
+    uri = spec.uri
     return outcome.of_grid(grid, uri, finish(spec), signals.received, failed=status.failed_trials(uri))
 
 
 def finish(spec: StudySpec) -> str:
     """Consolidate the rows into results.parquet; returns the table's URI."""
-    uri = study_uri(spec)
+    uri = spec.uri
     table = results.collect(uri)
     out = storage.join(uri, "results.parquet")
     import pyarrow as pa
@@ -390,8 +364,8 @@ def run(spec: StudySpec, address: str | None = None, num_cpus: int | None = None
         during: contextlib.AbstractContextManager | None = None) -> Outcome:
     """Run a study; `verbose` keeps Ray Tune's own progress table, `during` is entered while it runs (a view)."""
     spec = anchored(spec)
-    preflight.check_new_study(spec, study_uri(spec))  # reads only
-    preflight.check_storage(spec, study_uri(spec))  # before Ray starts: nothing runs that could not be kept
+    preflight.check_new_study(spec, spec.uri)  # reads only
+    preflight.check_storage(spec, spec.uri)  # before Ray starts: nothing runs that could not be kept
     if trackers.problems(spec):
         raise preflight.LaunchError("the study's trackers cannot run:\n  " + "\n  ".join(trackers.problems(spec)))
     too_big = memory_plan.fit_problems(spec)  # before Ray starts: a size that cannot fit its GPU never launches

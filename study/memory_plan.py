@@ -152,7 +152,7 @@ def architecture(model: ModelSpec) -> Architecture:
         from transformers import AutoTokenizer
 
         from study.model import builtin_config
-        from study.tiny_models import MAX_LENGTH, ensure_tokenizer
+        from study.synthetic.pretraining import MAX_LENGTH, ensure_tokenizer
 
         cfg = builtin_config(source)
         vocab = len(AutoTokenizer.from_pretrained(str(ensure_tokenizer(cfg))))

@@ -64,7 +64,7 @@ def builtin_config(source: BuiltinSource):
     """The TinyModelConfig a built-in source names."""
     import dataclasses
 
-    from study.tiny_models import TINY_SIZES
+    from study.synthetic.pretraining import TINY_SIZES
 
     cfg = TINY_SIZES[source.builtin]
     if source.mlm_steps is not None:
@@ -78,7 +78,7 @@ def ensure_builtin(source: BuiltinSource, build: bool | None = None) -> str:
     """Pretrain (once per machine, cached by fingerprint) the built-in tiny encoder a source names.
 
     `build=None` builds a missing model unless XSTUDY_REQUIRE_PREPARED is set (then a miss is an error)."""
-    from study.tiny_models import ensure_tiny_model, tiny_model_built, tiny_model_folder
+    from study.synthetic.pretraining import ensure_tiny_model, tiny_model_built, tiny_model_folder
 
     cfg = builtin_config(source)
     if build is None:
@@ -106,14 +106,14 @@ def hub_model_cached(source: HubSource) -> bool:
 def prepare_builtin(sources: list[BuiltinSource]) -> list[str]:
     """Pretrain several built-in sizes at once, side by side.
 
-    Each build is its own single-threaded process (`study.tiny_models.build_model`), so building the sizes
+    Each build is its own single-threaded process (`study.synthetic.pretraining.build_model`), so building the sizes
     together takes about as long as the largest alone instead of their sum. The shared tokenizer is built
     first.
     """
     import concurrent.futures
     import functools
 
-    from study.tiny_models import TINY_SIZES, ensure_tokenizer
+    from study.synthetic.pretraining import TINY_SIZES, ensure_tokenizer
 
     if not sources:
         return []

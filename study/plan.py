@@ -19,13 +19,13 @@ Per model size, and for the whole grid, in both schedules (`branch` and `indepen
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass
 from typing import Any
 
 from study.flops import Shape
-from study.spec import BuiltinSource, Grid, HubSource, ModelSpec, StudySpec
+from study.grid import combinations, trial_counts
+from study.spec import BuiltinSource, HubSource, ModelSpec, StudySpec
 from study.train import cooldown_steps
 
 H100_BF16_PEAK_TFLOPS = 989.0
@@ -61,7 +61,7 @@ def model_shape(model: ModelSpec) -> tuple[int, Shape]:
         from transformers import XLMRobertaConfig, XLMRobertaModel
 
         from study.model import builtin_config
-        from study.tiny_models import MAX_LENGTH, ensure_tokenizer
+        from study.synthetic.pretraining import MAX_LENGTH, ensure_tokenizer
 
         cfg = builtin_config(source)
         config = XLMRobertaConfig(vocab_size=len(_load_tokenizer(str(ensure_tokenizer(cfg)))), hidden_size=cfg.hidden_size,
@@ -109,7 +109,7 @@ def plan_tokenizer(model: ModelSpec):
     source = model.source
     if isinstance(source, BuiltinSource):
         from study.model import builtin_config
-        from study.tiny_models import ensure_tokenizer
+        from study.synthetic.pretraining import ensure_tokenizer
 
         return _load_tokenizer(str(ensure_tokenizer(builtin_config(source))))
     if isinstance(source, HubSource):
@@ -200,15 +200,26 @@ class PhaseCost:
         return PhaseCost(self.steps + other.steps, self.tokens + other.tokens, self.pairs + other.pairs)
 
 
-def _grid_combinations(spec: StudySpec) -> int:
-    """Configurations per grid point that grid-searched hyperparameters make."""
-    return math.prod(len(v.grid) for v in spec.hyperparameters.values() if isinstance(v, Grid))
+def fine_tuned_targets(spec: StudySpec) -> list[tuple[Any, int]]:
+    """(task, steps) of each fine-tuning run in one milestone's round of targets: the targets whose format
+    trains, for more than 0 steps; targets that train alike share one run (registry.fine_tune_key), listed once."""
+    from study.tasks import registry
+
+    runs, seen = [], set()
+    for target in spec.targets:
+        task = registry.get(target.task)
+        steps = target.train_steps if target.train_steps is not None else spec.target_training.steps
+        key = registry.fine_tune_key(task, steps)
+        if task.format.trains and steps > 0 and key not in seen:
+            seen.add(key)
+            runs.append((task, steps))
+    return runs
 
 
 def _model_plan(spec: StudySpec, model: ModelSpec, params: int, shape: Shape, profile, device_tflops: float) -> dict[str, Any]:
     grid = [s for s in model.milestones if s > 0]
     tasks = [t for t in spec.intermediate if t != "none"]
-    repeats = len(spec.seeds) * spec.search.num_samples * _grid_combinations(spec)  # trials per grid point
+    repeats = len(spec.seeds) * spec.search.num_samples * combinations(spec)  # trials per (task, budget)
     cf = spec.intermediate_training.cooldown_fraction
     rf = spec.asha.reduction_factor if spec.asha.enabled else 1.0
     tt = spec.target_training
@@ -218,12 +229,9 @@ def _model_plan(spec: StudySpec, model: ModelSpec, params: int, shape: Shape, pr
     from study.tasks import registry
 
     round_cost = PhaseCost()
-    for target in spec.targets:
-        task = registry.get(target.task)
-        steps = target.train_steps if target.train_steps is not None else tt.steps
-        if task.format.trains and steps > 0:
-            for data in (*task.train_first, task.name):
-                round_cost.add(steps, tt.batch_size, profile(data))
+    for task, steps in fine_tuned_targets(spec):
+        for data in (*task.train_first, task.name):
+            round_cost.add(steps, tt.batch_size, profile(registry.get(data).training_set))
 
     def intermediate_step(task: str) -> PhaseCost:
         """One intermediate step of `task`; a mixture's step is its members' steps weighted by share."""
@@ -265,15 +273,14 @@ def _model_plan(spec: StudySpec, model: ModelSpec, params: int, shape: Shape, pr
 
     total = {mode: sum(flops(c) for c in phases[mode].values()) for mode in MODES}
     total.update({f"{mode}_with_asha": sum(flops(c) for c in asha[mode].values()) for mode in MODES})
-    n_configs = len(tasks) * repeats
     names = sorted({*(m for t in tasks for m in spec.members(t)),
-                    *(d for t in spec.targets for d in (*registry.get(t.task).train_first, t.task)
+                    *(registry.get(d).training_set for t in spec.targets for d in (*registry.get(t.task).train_first, t.task)
                       if registry.get(t.task).format.trains)})
     return {
         "parameters": params,
         "non_embedding_parameters": shape.non_embedding_params,
         "milestones": model.milestones,
-        "trials": {"branch": n_configs + repeats, "independent": n_configs * len(grid) + repeats},
+        "trials": {mode: trial_counts(spec, mode)[model.name]["trials"] for mode in MODES},
         "intermediate_steps": {mode: int(round(phases[mode]["intermediate"].steps + phases[mode]["cooldown"].steps))
                                for mode in MODES},
         "phases": {mode: {phase: {"steps": int(round(c.steps)), "tokens": c.tokens, "flops": flops(c)}

@@ -19,8 +19,6 @@ Files are written atomically (a temporary file renamed into place), so a scorer 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -47,18 +45,7 @@ def prediction_path(pred_dir: str | Path, task: Task, lang: str) -> Path | str:
 
 
 def _write(path: Path | str, text: str) -> str:
-    if isinstance(path, str):
-        storage.write_text_atomic(path, text)
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    storage.write_text_atomic(str(path), text)
     return str(path)
 
 

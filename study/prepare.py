@@ -100,7 +100,7 @@ def _model_status(model: ModelSpec) -> tuple[str, str]:
     source = model.source
     if isinstance(source, BuiltinSource):
         from study.model import builtin_config
-        from study.tiny_models import tiny_model_built, tiny_model_folder
+        from study.synthetic.pretraining import tiny_model_built, tiny_model_folder
 
         cfg = builtin_config(source)
         return (CACHED if tiny_model_built(cfg) else MISSING), str(tiny_model_folder(cfg))
@@ -115,7 +115,7 @@ def _model_status(model: ModelSpec) -> tuple[str, str]:
 
 def _prepare_models(spec: StudySpec, report: Callable[[Item], None]) -> list[Item]:
     from study.model import builtin_config, prepare_builtin
-    from study.tiny_models import tiny_model_folder
+    from study.synthetic.pretraining import tiny_model_folder
 
     items: list[Item] = []
     to_build: dict[Any, tuple[BuiltinSource, list[ModelSpec]]] = {}

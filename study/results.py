@@ -10,7 +10,6 @@ milestone that runs again after a crash replaces its own file instead of adding 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -106,12 +105,7 @@ def write_milestone(study_uri: str, trial_id: str, milestone: int, rows: Iterabl
 
 
 def write_table_atomic(table: pa.Table, uri: str) -> None:
-    fs, path = storage.filesystem(uri)
-    parent = path.rsplit("/", 1)[0]
-    fs.create_dir(parent, recursive=True)
-    tmp = f"{parent}/.tmp-{uuid.uuid4().hex}.parquet"
-    pq.write_table(table, tmp, filesystem=fs)
-    fs.move(tmp, path)
+    storage.write_atomic(uri, lambda fs, tmp: pq.write_table(table, tmp, filesystem=fs), suffix=".parquet")
 
 
 def collect(study_uri: str) -> pd.DataFrame:

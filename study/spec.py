@@ -22,7 +22,7 @@ class Strict(BaseModel):
 
 # ---------------------------------------------------------------------------------------------- models
 class BuiltinSource(Strict):
-    """A tiny XLM-R encoder pretrained here on the built-in corpus (see study.tiny_models.TINY_SIZES)."""
+    """A tiny XLM-R encoder pretrained here on the built-in corpus (see study.synthetic.pretraining.TINY_SIZES)."""
 
     builtin: str
     mlm_steps: int | None = Field(None, ge=1, description="overrides the size's masked-LM pretraining steps")
@@ -148,6 +148,11 @@ class IntermediateTraining(Strict):
     )
     weight_decay: float = Field(0.01, ge=0)
     max_grad_norm: float = Field(1.0, gt=0)
+    group_by_length: bool = Field(
+        True,
+        description="batch intermediate examples of similar length together, within shuffled windows of 50 "
+        "batches (study.train.DataStream): far less padding on real data, the same examples per epoch",
+    )
 
 
 class MixtureSpec(Strict):
@@ -370,6 +375,13 @@ class StudySpec(Strict):
 
     # --------------------------------------------------------------------------------- derived views
     @property
+    def uri(self) -> str:
+        """The study's folder or cloud URI: `study.storage` (made absolute) joined with `study.name`."""
+        from study import storage
+
+        return storage.join(storage.normalize(self.study.storage), self.study.name)
+
+    @property
     def targets(self) -> list[TargetSpec]:
         return [TargetSpec(task=t) if isinstance(t, str) else t for t in self.target_tasks]
 
@@ -558,7 +570,7 @@ def registry_errors(data: dict[str, Any]) -> list[tuple[str, str]]:
     Works on the raw mapping, so these errors are reported together with the schema's own.
     """
     from study.tasks import registry
-    from study.tiny_models import TINY_SIZES
+    from study.synthetic.pretraining import TINY_SIZES
 
     errors: list[tuple[str, str]] = []
     intermediate = data.get("intermediate_tasks")
@@ -617,7 +629,7 @@ def length_errors(data: dict[str, Any]) -> list[tuple[str, str]]:
     for target in data.get("target_tasks") or []:
         name = target.get("task") if isinstance(target, dict) else target
         task = registry.get(name, None) if isinstance(name, str) else None
-        names += [name, *task.train_first] if task is not None else []
+        names += [name, *task.train_first, task.training_set] if task is not None else []
     tasks = [registry.get(n) for n in dict.fromkeys(names) if isinstance(n, str) and registry.get(n, None) is not None]
     errors = []
     for i, model in enumerate(data.get("models") or []):

@@ -339,28 +339,24 @@ def _sizes(spec: dict[str, Any], trials: dict[str, TrialStatus]) -> list[str]:
     return names + extra
 
 
-def _grid_size(value: Any) -> int:
-    return len(value["grid"]) if isinstance(value, dict) and isinstance(value.get("grid"), list) else 1
-
-
 def _planned(spec: dict[str, Any]) -> dict[str, Any] | None:
-    """Trials the grid makes: sizes x intermediate tasks (x step budgets in independent mode) x seeds x
-    samples x grid-searched values; None without a spec."""
+    """Trials the grid makes (study.grid), from the stored spec's JSON as it is (a study written by an
+    earlier version may no longer validate): sizes x intermediate tasks, the `none` baseline always among
+    them (x step budgets in independent mode) x seeds x samples x grid-searched values; None without sizes."""
+    from study.grid import combinations_of, count_trials, enumerate_points
+
     if not spec.get("models"):
         return None
-    seeds = len(spec.get("seeds") or [0])
-    samples = int((spec.get("search") or {}).get("num_samples") or 1)
-    grid = math.prod(_grid_size(v) for v in (spec.get("hyperparameters") or {}).values())
+    models = [(str(m.get("name")), [s for s in m.get("steps") or [] if isinstance(s, int)]) for m in spec["models"]]
+    names = [t if isinstance(t, str) else (t or {}).get("name") for t in spec.get("intermediate_tasks") or []]
+    intermediate = ["none", *[n for n in names if n and n != "none"]]
     independent = (spec.get("intermediate_training") or {}).get("schedule") == "independent"
-    tasks = spec.get("intermediate_tasks") or []
-    by_size, baselines = {}, {}
-    for m in spec["models"]:
-        budgets = len([s for s in m.get("steps", []) if s > 0]) if independent else 1
-        per_point = seeds * samples * grid
-        n_none = sum(1 for t in tasks if t == "none")
-        baselines[str(m["name"])] = n_none * per_point
-        by_size[str(m["name"])] = baselines[str(m["name"])] + (len(tasks) - n_none) * budgets * per_point
-    return {"total": sum(by_size.values()), "by_size": by_size, "baselines_by_size": baselines}
+    points = enumerate_points(models, intermediate, spec.get("seeds") or [0],
+                              int((spec.get("search") or {}).get("num_samples") or 1), independent)
+    counts = count_trials(points, combinations_of(spec.get("hyperparameters") or {}), [m for m, _ in models])
+    by_size = {name: c["trials"] for name, c in counts.items()}
+    return {"total": sum(by_size.values()), "by_size": by_size,
+            "baselines_by_size": {name: c["baselines"] for name, c in counts.items()}}
 
 
 def _milestones_done(trials, sizes, milestones, planned) -> dict[str, dict[str, dict[str, int | None]]]:

@@ -6,7 +6,9 @@ local one does.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Callable
 
 import pyarrow.fs as pafs
 
@@ -67,17 +69,35 @@ def read_text(uri: str) -> str:
         return f.read().decode("utf-8")
 
 
-def write_text_atomic(uri: str, text: str) -> None:
-    """Write to a temporary name, then rename, so a reader never sees half a file."""
+def write_atomic(uri: str, write: Callable[[pafs.FileSystem, str], None], suffix: str = "") -> None:
+    """The one atomic write: `write(filesystem, temporary path)` writes beside the target, which is then
+    renamed into place, so a reader never sees half a file; a failed write leaves no temporary file.
+    Temporary names start with `.tmp-`, which every reader of a study's folders skips."""
     import uuid
 
     fs, path = filesystem(uri)
     parent = path.rsplit("/", 1)[0]
     fs.create_dir(parent, recursive=True)
-    tmp = f"{parent}/.tmp-{uuid.uuid4().hex}"
-    with fs.open_output_stream(tmp) as f:
-        f.write(text.encode("utf-8"))
-    fs.move(tmp, path)
+    tmp = f"{parent}/.tmp-{uuid.uuid4().hex}{suffix}"
+    try:
+        write(fs, tmp)
+        fs.move(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            fs.delete_file(tmp)
+        raise
+
+
+def write_bytes_atomic(uri: str, data: bytes) -> None:
+    def write(fs: pafs.FileSystem, tmp: str) -> None:
+        with fs.open_output_stream(tmp) as f:
+            f.write(data)
+
+    write_atomic(uri, write)
+
+
+def write_text_atomic(uri: str, text: str) -> None:
+    write_bytes_atomic(uri, text.encode("utf-8"))
 
 
 def write_problem(uri: str) -> str | None:

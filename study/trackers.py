@@ -28,7 +28,6 @@ import importlib.util
 import os
 from typing import Any
 
-from study import storage
 
 PACKAGES = {"mlflow": ("mlflow", "pip install 'xstudy[mlflow]'"), "wandb": ("wandb", "pip install 'xstudy[wandb]'"),
             "tensorboard": ("tensorboardX", "pip install 'ray[tune]'")}
@@ -46,7 +45,7 @@ def missing_packages(loggers: list[str]) -> list[str]:
 
 def local_study_folder(spec: Any) -> str | None:
     """The study folder when it is on a local file system; None in cloud storage."""
-    uri = storage.join(storage.normalize(spec.study.storage), spec.study.name)
+    uri = spec.uri
     return None if "://" in uri else os.path.abspath(uri)
 
 

@@ -6,6 +6,7 @@ hot path, padding only to each batch's longest sequence, and token counts taken 
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 import time
@@ -27,21 +28,57 @@ class StreamState:
     position: int = 0
 
 
-class DataStream:
-    """Batches drawn without replacement from a seeded permutation per epoch; resumable from its state."""
+LENGTH_WINDOW_BATCHES = 50  # batches per length-grouping window: the Trainer's group_by_length mega-batch
 
-    def __init__(self, features: Features, batch_size: int, state: StreamState):
+
+def feature_lengths(features: Features) -> list[int]:
+    """Tokens of each example; a multiple-choice example counts its longest choice (what its batch pads to)."""
+    out = []
+    for ids in features["input_ids"]:
+        out.append(max(len(c) for c in ids) if ids and isinstance(ids[0], list) else len(ids))
+    return out
+
+
+class DataStream:
+    """Batches drawn without replacement from a seeded permutation per epoch; resumable from its state.
+
+    With `group_by_length`, each epoch's permutation is cut into windows of `LENGTH_WINDOW_BATCHES` batches;
+    a window is sorted by length, so that each batch holds examples of similar length and pads little, and
+    its batches are then shuffled (as the Trainer's `group_by_length`, whose windows stay in length order).
+    The order is still a pure function of (seed, epoch): a stream resumes exactly from its state.
+    """
+
+    def __init__(self, features: Features, batch_size: int, state: StreamState, group_by_length: bool = False):
         self.features = features
         self.n = len(features["input_ids"])
         if self.n == 0:
             raise ValueError("cannot train on an empty set of features")
         self.batch_size = batch_size
         self.state = state
+        self.group_by_length = group_by_length
+        self._lengths = feature_lengths(features) if group_by_length else None
         self._perm = self._permutation(state.epoch)
+
+    def at(self, state: StreamState) -> DataStream:
+        """The same stream (data, batch size, grouping) at another position."""
+        other = copy.copy(self)
+        other.state = state
+        other._perm = other._permutation(state.epoch)
+        return other
 
     def _permutation(self, epoch: int) -> list[int]:
         g = torch.Generator().manual_seed(self.state.seed * 100_003 + epoch)
-        return torch.randperm(self.n, generator=g).tolist()
+        perm = torch.randperm(self.n, generator=g).tolist()
+        if self._lengths is None:
+            return perm
+        window = LENGTH_WINDOW_BATCHES * self.batch_size
+        out: list[int] = []
+        for start in range(0, self.n, window):
+            part = sorted(perm[start : start + window], key=lambda i: -self._lengths[i])  # stable: ties stay random
+            batches = [part[k : k + self.batch_size] for k in range(0, len(part), self.batch_size)]
+            for b in torch.randperm(len(batches), generator=g).tolist():
+                out.extend(batches[b])
+        return out
 
     def next_indices(self) -> list[int]:
         out: list[int] = []
@@ -101,6 +138,9 @@ def sample_task(names: list[str], weights: list[float], seed: int, step: int) ->
     return random.Random(seed * 1_000_003 + step).choices(names, weights=weights, k=1)[0]
 
 
+LOSS_READ_EVERY = 32  # steps between host reads of the loss: each read waits for the device to catch up
+
+
 @dataclass
 class Phase:
     """One optimizer over an encoder and one head per task, with a learning rate given per step.
@@ -133,39 +173,57 @@ class Phase:
         return sample_task(names, [self.weights[n] for n in names], self.mix_seed, step)
 
     def run(self, n_steps: int) -> Cost:
+        """Train `n_steps` steps. The host never waits for the device inside a step: the batch's counts come
+        from its host copy, and the losses are read (and checked to be finite) every `LOSS_READ_EVERY` steps
+        and at the end. A non-finite loss raises FloatingPointError naming its step, at the next read."""
         cost = Cost()
         start = time.perf_counter()
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
         self.encoder.train()
         for head in self.heads.values():
             head.train()
+        pending: list[tuple[int, str, torch.Tensor]] = []  # (step, task, loss on the device) not yet read
         for _ in range(n_steps):
             name = self.task_at(self.step)
             fmt = self.formats[name]
-            batch = {k: v.to(self.device) for k, v in self.streams[name].next_batch(fmt, self.pad_id).items()}
+            host = self.streams[name].next_batch(fmt, self.pad_id)
+            batch = {k: v.to(self.device, non_blocking=True) for k, v in host.items()}
             for group in self.optimizer.param_groups:
                 group["lr"] = self.lr_at(self.step)
             with self.autocast:
                 loss = fmt.loss(self.encoder, self.heads[name], batch)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss is {float(loss.detach())} at step {self.step} ({name})")
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
             self.optimizer.step()
+            pending.append((self.step, name, loss.detach()))
             self.step += 1
-            examples = batch_examples(batch)
+            examples = batch_examples(host)
             cost.steps += 1
             cost.examples += examples
-            cost.tokens += batch_tokens(batch)
-            cost.pairs += batch_pairs(batch)
-            self.losses.append(float(loss.detach()))
+            cost.tokens += batch_tokens(host)
+            cost.pairs += batch_pairs(host)
+            if len(pending) >= LOSS_READ_EVERY:
+                self._read_losses(pending)
             if self.on_step is not None:
                 self.on_step(examples)
             if self.step_delay_s:
                 time.sleep(self.step_delay_s)
+        self._read_losses(pending)
         cost.seconds = time.perf_counter() - start
         return cost
+
+    def _read_losses(self, pending: list[tuple[int, str, torch.Tensor]]) -> None:
+        """One host read for the pending losses; appended to `losses`, or FloatingPointError at the first
+        non-finite one (the steps after it trained on non-finite gradients: the trial cannot go on)."""
+        if not pending:
+            return
+        values = torch.stack([loss.float() for _, _, loss in pending]).cpu().tolist()
+        for (step, name, _), value in zip(pending, values):
+            if not math.isfinite(value):
+                raise FloatingPointError(f"loss is {value} at step {step} ({name})")
+        self.losses.extend(values)
+        pending.clear()
 
 
 def adamw(modules: list[nn.Module], lr: float, weight_decay: float) -> torch.optim.AdamW:

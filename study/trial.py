@@ -24,6 +24,7 @@ import json
 import random
 import socket
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,7 +36,7 @@ import torch
 from analysis.aggregate import asha_signal
 from study import progress, recovery, results, state_io, storage
 from study.baselines import chance_of
-from study.data import Split, load_split
+from study.data import Split, SplitMemory
 from study.evaluate import OnDevice, SplitScore, score_split
 from study.model import Encoder, autocast, load_encoder
 from study.predictions import write_predictions
@@ -56,7 +57,6 @@ from study.train import (
     warmup_stable,
 )
 
-TRAINABLE_NAME = "xstudy_trial"  # Tuner.restore needs the trainable under the same name
 # Cost columns of the result rows that each milestone also reports (to Tune, and so to the trackers).
 COST_COLUMNS = ("intermediate_examples", "intermediate_tokens", "intermediate_flops", "intermediate_seconds",
                 "intermediate_accelerator_seconds", "cooldown_steps", "cooldown_tokens", "cooldown_seconds",
@@ -106,8 +106,9 @@ class Trial:
         if self.hp["warmup_ratio"] is None:
             self.hp["warmup_ratio"] = spec.target_training.warmup_ratio
         self.ctx = LoadContext(data_dir=spec.study.data_dir)
+        self.splits = SplitMemory()  # every milestone evaluates the same splits: read each once per trial
         self.progress: progress.Progress | None = None  # made in setup, once this process knows whether it writes
-        self.study_uri = storage.join(storage.normalize(spec.study.storage), spec.study.name)
+        self.study_uri = spec.uri
         self.device = torch.device("cuda" if self.model_spec.resources.gpu > 0 and torch.cuda.is_available() else "cpu")
         self.gpus = 1 if self.device.type == "cuda" else 0  # accelerator-seconds = wall seconds x GPUs
         self.autocast = autocast(self.model_spec.precision, self.device)
@@ -148,7 +149,8 @@ class Trial:
             self.phase = self._new_phase(
                 rng_seed=self.seed, encoder=self.encoder.module, heads=heads, formats={t.name: t.format for t in tasks},
                 streams={
-                    t.name: DataStream(train[t.name].features, self.model_spec.batch_size, StreamState(seed=self.seed))
+                    t.name: DataStream(train[t.name].features, self.model_spec.batch_size, StreamState(seed=self.seed),
+                                       group_by_length=self.spec.intermediate_training.group_by_length)
                     for t in tasks
                 },
                 optimizer=adamw([self.encoder.module, *heads.values()], lr, self.hp["weight_decay"]),
@@ -172,11 +174,12 @@ class Trial:
         if not self._has_dev(task):
             return 0.0
         dev = self._split(task.name, "dev", task.train_language, train=False).examples
-        train = self._split(task.name, "train", task.train_language, train=True).examples if task.format.trains else []
+        data = registry.get(task.training_set)
+        train = self._split(data.name, "train", data.train_language, train=True).examples if task.format.trains else []
         return chance_of(task, dev, train, task.train_language) or 0.0
 
     def _split(self, task: str, split: str, lang: str, train: bool) -> Split:
-        return load_split(registry.get(task), split, lang, self.encoder.tokenizer, self.model_spec.max_length, self.ctx, train)
+        return self.splits.load(registry.get(task), split, lang, self.encoder.tokenizer, self.model_spec.max_length, self.ctx, train)
 
     # --------------------------------------------------------------------------------------- checkpoint
     def _trunk_modules(self) -> dict[str, torch.nn.Module]:
@@ -211,8 +214,7 @@ class Trial:
         if self.phase is not None:
             self.phase.step = self.state.step
             self.phase.streams = {
-                name: DataStream(s.features, s.batch_size, StreamState(**self.state.streams[name]))
-                for name, s in self.phase.streams.items()
+                name: s.at(StreamState(**self.state.streams[name])) for name, s in self.phase.streams.items()
             }
         state_io.set_rng_state(state_io.load_tensors(folder / "rng.safetensors"), self.device)
 
@@ -334,7 +336,7 @@ class Trial:
         self.progress.start("cooldown", n)
         branch = self._new_phase(
             rng_seed=self.seed * 1_000 + milestone, encoder=encoder, heads=heads, formats=trunk.formats,
-            streams={name: DataStream(s.features, s.batch_size, StreamState(**asdict(s.state))) for name, s in trunk.streams.items()},
+            streams={name: s.at(StreamState(**asdict(s.state))) for name, s in trunk.streams.items()},
             optimizer=optimizer, lr_at=linear_decay_from(trunk.lr_at(trunk.step), trunk.step, n),
             max_grad_norm=trunk.max_grad_norm, pad_id=self.pad_id, device=self.device, autocast=self.autocast,
             weights=trunk.weights, mix_seed=trunk.mix_seed, step=trunk.step,
@@ -360,10 +362,13 @@ class Trial:
             if n:
                 planned.append(progress.PlannedPhase("cooldown", n))
             planned += [progress.PlannedPhase("evaluation", 1, name, registry.get(name).train_language) for name in self.members]
+        fine_tuned = set()
         for target in self.spec.targets:
             task = registry.get(target.task)
-            steps = target.train_steps if target.train_steps is not None else self.spec.target_training.steps
-            if task.format.trains and steps > 0:
+            steps = self._target_steps(target)
+            key = registry.fine_tune_key(task, steps)
+            if task.format.trains and steps > 0 and key not in fine_tuned:
+                fine_tuned.add(key)
                 planned.append(progress.PlannedPhase("fine-tune", steps * (1 + len(task.train_first)), task.name))
             langs = (target.languages or list(task.test_languages)) if zero_shot else []
             planned += [progress.PlannedPhase("evaluation", 1, task.name, lang)
@@ -375,7 +380,6 @@ class Trial:
         zero_shot: bool,
     ) -> tuple[dict, list[dict]]:
         n_params, shape = self.encoder.n_params, self.encoder.shape
-        tt = self.spec.target_training
         rows: list[dict] = []
         dev_scores: dict[str, float] = {}
         test_means: dict[str, float] = {}
@@ -400,16 +404,31 @@ class Trial:
             "mixture": json.dumps(self.shares, sort_keys=True) if self.shares else "",
         }
         totals = dict.fromkeys(TARGET_COST_COLUMNS, 0.0)
+        keys = {t.task: registry.fine_tune_key(registry.get(t.task), self._target_steps(t)) for t in self.spec.targets
+                if registry.get(t.task).format.trains}
+        sharers = Counter(keys.values())
+        waiting = Counter(keys.values())  # targets yet to use each key's model: it is dropped after the last
+        shared: dict[tuple, tuple[torch.nn.Module, torch.nn.Module, Cost]] = {}  # key -> a fine-tuned model
         for target in self.spec.targets:
             task = registry.get(target.task)
             fmt = task.format
-            steps = target.train_steps if target.train_steps is not None else tt.steps
-            encoder, head, fine_tune = branch, None, Cost()
+            steps = self._target_steps(target)
+            encoder, head, fine_tune, share = branch, None, Cost(), 1.0
             if fmt.trains:
-                encoder = self._clone(branch)
-                head = self._place(fmt.make_head(self.hidden, task))
-                if steps > 0:
-                    fine_tune = self._fine_tune(task, encoder, head, steps)
+                key = keys[task.name]
+                share = 1.0 / sharers[key]  # the targets sharing a fine-tuned model split its cost evenly
+                waiting[key] -= 1
+                if key in shared:
+                    encoder, head, fine_tune = shared.pop(key) if waiting[key] == 0 else shared[key]
+                else:
+                    encoder = self._clone(branch)
+                    with state_io.forked_rng(self.device):  # the head is the same whichever targets come before
+                        torch.manual_seed(self._stream_seed(task.training_set))
+                        head = self._place(fmt.make_head(self.hidden, task))
+                    if steps > 0:
+                        fine_tune = self._fine_tune(task, encoder, head, steps)
+                    if waiting[key] > 0:
+                        shared[key] = (encoder, head, fine_tune)
             langs = self.spec.languages_of(target) if zero_shot else []
             dev = [self._score(self._split(task.name, "dev", task.train_language, False), encoder, head)] if self._has_dev(task) else []
             tests = [self._score(self._split(task.name, "test", lang, False), encoder, head) for lang in langs]
@@ -423,10 +442,10 @@ class Trial:
             for s in scores:
                 eval_cost.add(s.cost)
             target_costs = {
-                "target_steps": fine_tune.steps, "target_tokens": fine_tune.tokens,
-                "target_flops": shape.training(fine_tune.tokens, fine_tune.pairs),
-                "target_seconds": fine_tune.seconds,
-                "target_accelerator_seconds": self.gpus * fine_tune.seconds,
+                "target_steps": share * fine_tune.steps, "target_tokens": share * fine_tune.tokens,
+                "target_flops": share * shape.training(fine_tune.tokens, fine_tune.pairs),
+                "target_seconds": share * fine_tune.seconds,
+                "target_accelerator_seconds": share * self.gpus * fine_tune.seconds,
                 "eval_examples": eval_cost.examples, "eval_tokens": eval_cost.tokens,
                 "eval_flops": shape.forward(eval_cost.tokens, eval_cost.pairs), "eval_seconds": eval_cost.seconds,
                 "eval_accelerator_seconds": self.gpus * eval_cost.seconds,
@@ -480,15 +499,22 @@ class Trial:
         cost = Cost()
         self.progress.start("fine-tune", steps * (1 + len(task.train_first)), task.name)
         for pre in task.train_first:
-            cost.add(self._fine_tune_on(registry.get(pre), task, encoder, head, steps))
-        cost.add(self._fine_tune_on(task, task, encoder, head, steps))
+            cost.add(self._fine_tune_on(registry.get(registry.get(pre).training_set), task, encoder, head, steps))
+        cost.add(self._fine_tune_on(registry.get(task.training_set), task, encoder, head, steps))
         return cost
+
+    def _target_steps(self, target) -> int:
+        return target.train_steps if target.train_steps is not None else self.spec.target_training.steps
+
+    def _stream_seed(self, data_task: str) -> int:
+        """The seed of fine-tuning on `data_task`'s training set: each training set gets its own stream, so that
+        targets do not depend on each other's order, and targets that train on the same set train alike."""
+        return self.seed * 1_000 + sum(data_task.encode())
 
     def _fine_tune_on(self, data_task: registry.Task, task: registry.Task, encoder, head, steps: int) -> Cost:
         tt = self.spec.target_training
         train = self._split(data_task.name, "train", data_task.train_language, train=True)
-        # Each target gets its own seeded stream, so targets do not depend on each other's order.
-        stream_seed = self.seed * 1_000 + sum(data_task.name.encode())
+        stream_seed = self._stream_seed(data_task.name)
         phase = self._new_phase(
             rng_seed=stream_seed, encoder=encoder, heads={task.name: head}, formats={task.name: task.format},
             streams={task.name: DataStream(train.features, tt.batch_size, StreamState(seed=stream_seed))},
@@ -500,44 +526,3 @@ class Trial:
         with state_io.forked_rng(self.device):
             torch.manual_seed(stream_seed)
             return phase.run(steps)
-
-
-def run_in_tune(config: dict[str, Any], spec_data: dict[str, Any], env: dict[str, str] | None = None) -> None:
-    """The Ray Tune function trainable: restores from Tune's checkpoint and reports with checkpoints.
-
-    `env` holds the driver's settings (study.environment), set here before anything reads them.
-    """
-    import ray
-    from ray import tune
-
-    from study import environment
-
-    environment.apply(env)
-    spec = StudySpec.model_validate(spec_data)
-    ctx = tune.get_context()
-    model = spec.model(point_of(config)["model"])
-    from study import distributed
-
-    if distributed.uses_train(model):
-        # Several workers: this trial drives a Ray Train job, which reports to Tune (study.distributed).
-        distributed.run_in_train(spec, config, ctx.get_trial_id())
-        return
-    torch.set_num_threads(max(1, int(model.resources.cpu)))
-    # The host for people, and the Ray node id's first 8 hex digits to tell apart nodes that share a host.
-    node = f"{socket.gethostname()}/{ray.get_runtime_context().get_node_id()[:8]}"
-
-    def report(metrics: dict[str, Any], folder: Path | None) -> None:
-        checkpoint = tune.Checkpoint.from_directory(str(folder)) if folder is not None else None
-        tune.report({**metrics, "node": node}, checkpoint=checkpoint)
-
-    trial = Trial(spec, config, ctx.get_trial_id(), node=node)
-    checkpoint = tune.get_checkpoint()
-    if checkpoint is None:
-        trial.run(report)
-    else:
-        with checkpoint.as_directory() as folder:
-            trial.run(report, Path(folder))
-
-
-run_in_tune.__name__ = TRAINABLE_NAME
-run_in_tune.__qualname__ = TRAINABLE_NAME

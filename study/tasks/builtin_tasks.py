@@ -1,9 +1,9 @@
-"""Registry entries for the built-in generated benchmark (study.tasks.builtin)."""
+"""Registry entries for the built-in generated benchmark (study.synthetic.benchmark)."""
 
 from __future__ import annotations
 
-from study.tasks import builtin
-from study.tasks.registry import LoadContext, Task, register
+from study.synthetic import benchmark as builtin
+from study.tasks.registry import LoadContext, Task
 
 # The metric family of each built-in format: the same families real tasks of that format use.
 _METRIC = {
@@ -22,20 +22,17 @@ def _loader(name: str):
     return load
 
 
-for _name, _info in builtin.BUILTIN_TASKS.items():
-    register(
-        Task(
-            name=_name,
-            format_name=_info["format"],
-            metric=_METRIC[_info["format"]],
-            roles=frozenset({_info["role"]}),
-            test_languages=tuple(_info["splits"].get("test", ())),
-            loader=_loader(_name),
-            labels=tuple(_info.get("labels", ())),
-            description=_info.get("description", "built-in generated task"),
-            splits={split: tuple(langs) for split, langs in _info["splits"].items()},
-        )
+TASKS = [  # registered by study.tasks, before the real tasks
+    Task(
+        name=name,
+        format_name=info["format"],
+        metric=_METRIC[info["format"]],
+        roles=frozenset({info["role"]}),
+        test_languages=tuple(info["splits"].get("test", ())),
+        loader=_loader(name),
+        labels=tuple(info.get("labels", ())),
+        description=info.get("description", "built-in generated task"),
+        splits={split: tuple(langs) for split, langs in info["splits"].items()},
     )
-
-# The real intermediate tasks and XTREME / XTREME-R targets (their data comes from files or the hub).
-from study.tasks import real_tasks  # noqa: E402, F401
+    for name, info in builtin.BUILTIN_TASKS.items()
+]

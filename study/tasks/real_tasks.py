@@ -37,11 +37,10 @@ from study.tasks.bitext_mining import BitextMining
 from study.tasks.hub_schema import ABSENT, ANSWERS, CLASS_LABEL, INT, STRING, HubConverter, class_names, list_of, reads
 from study.tasks.languages import LANGUAGES, TATOEBA_CODES, XTREME_R_TASK_LANGUAGES, XTREME_TASK_LANGUAGES
 from study.tasks.ranking import Ranking
-from study.tasks.registry import Task, register, register_format, register_metric_family
+from study.tasks.registry import Task
 from study.tasks.sources import SCRIPT_ONLY, DataSource, Hub, Local, Part
 
-register_format(Ranking())
-register_format(BitextMining())
+FORMATS = (Ranking(), BitextMining())  # formats only real tasks use; registered by study.tasks
 
 
 def _flat_accuracy(gold: list[list[str]], predicted: list[list[str]], lang: str) -> dict[str, float]:
@@ -49,11 +48,13 @@ def _flat_accuracy(gold: list[list[str]], predicted: list[list[str]], lang: str)
     return {"accuracy": metrics.accuracy([t for s in gold for t in s], [t for s in predicted for t in s])}
 
 
-register_metric_family("token_accuracy", _flat_accuracy)
-register_metric_family("bucc_f1", lambda g, p, lang: {"f1": metrics.bucc_f1(g, p)["f1"]})
-register_metric_family("map@20", lambda g, p, lang: {"map@20": metrics.map_at_k(g, p, k=20)})
-# Mewsli-X's official "map@20" is MRR@20 of the one gold entity (equal to mAP@20 with one relevant item).
-register_metric_family("mrr@20", lambda g, p, lang: {"map@20": metrics.mrr_at_k([x[0] for x in g], p, k=20)})
+METRIC_FAMILIES = {  # metric families only real tasks use; registered by study.tasks
+    "token_accuracy": _flat_accuracy,
+    "bucc_f1": lambda g, p, lang: {"f1": metrics.bucc_f1(g, p)["f1"]},
+    "map@20": lambda g, p, lang: {"map@20": metrics.map_at_k(g, p, k=20)},
+    # Mewsli-X's official "map@20" is MRR@20 of the one gold entity (equal to mAP@20 with one relevant item).
+    "mrr@20": lambda g, p, lang: {"map@20": metrics.mrr_at_k([x[0] for x in g], p, k=20)},
+}
 
 INTERMEDIATE = frozenset({"intermediate"})
 TARGET = frozenset({"target"})
@@ -278,12 +279,17 @@ def lareqa_pool(loaded: list[list[dict]], split: str, lang: str) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------------------- tasks
+TASKS: list[Task] = []  # in registration order (a task's train_data before it); registered by study.tasks
+
+
 def _task(name: str, fmt: str, metric: str, roles: frozenset[str], splits: dict[str, Sequence[str]],
           plan: Callable[[str, str], list[Part]], description: str, *, labels: Sequence[str] = (),
           test: Sequence[str] = (), combine=None, **extra: Any) -> Task:
     source = DataSource(name, splits, plan, combine)
-    return register(Task(name=name, format_name=fmt, metric=metric, roles=roles, test_languages=tuple(test),
-                         loader=source, labels=tuple(labels), description=description, splits=source.splits, **extra))
+    task = Task(name=name, format_name=fmt, metric=metric, roles=roles, test_languages=tuple(test),
+                loader=source, labels=tuple(labels), description=description, splits=source.splits, **extra)
+    TASKS.append(task)
+    return task
 
 
 TRAIN_DEV = {"train": EN, "dev": EN}
@@ -421,7 +427,7 @@ def xquad_plan(split: str, lang: str) -> list[Part]:
 _task("xquad", "span_qa", "squad", TARGET, {"train": EN, "dev": EN, "test": _langs("xquad")}, xquad_plan,
       "XQuAD: SQuAD v1.1 dev translated into 11 languages (+ ro in XTREME-R); trained and selected on SQuAD "
       "v1.1. Hub google/xquad xquad.LANG; files xquad.LANG.json.",
-      test=_langs("xquad"))
+      test=_langs("xquad"), train_data="squad_v1")
 
 
 def mlqa_plan(split: str, lang: str) -> list[Part]:
@@ -435,7 +441,7 @@ _task("mlqa", "span_qa", "mlqa", TARGET, {"train": EN, "dev": _langs("mlqa"), "t
       "MLQA: extractive QA, context and question in the same language; trained on SQuAD v1.1, selected on "
       "MLQA's English dev; MLQA's language-aware answer normalisation. Hub google/xtreme MLQA.LANG.LANG; files "
       "MLQA_V1/{dev,test}/{dev,test}-context-LANG-question-LANG.json.",
-      test=_langs("mlqa"))
+      test=_langs("mlqa"), train_data="squad_v1")
 
 
 def tydiqa_plan(split: str, lang: str) -> list[Part]:

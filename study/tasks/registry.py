@@ -88,6 +88,15 @@ class Task:
     # Tasks (of the same format) whose English training data a target fine-tunes on first, in this order,
     # with the same head, before its own: XTREME-R trains XCOPA on SocialIQA, then on COPA.
     train_first: tuple[str, ...] = ()
+    # The registered task whose English training set this one fine-tunes on, where it is another task's ("":
+    # its own train split). XTREME fine-tunes XQuAD and MLQA on SQuAD v1.1: both name `squad_v1`, read one
+    # tokenized training set, and a study that targets both fine-tunes once per milestone (study.trial).
+    train_data: str = ""
+
+    @property
+    def training_set(self) -> str:
+        """The task whose train split this task fine-tunes on."""
+        return self.train_data or self.name
 
     @property
     def format(self) -> Format:
@@ -118,6 +127,11 @@ def register(task: Task) -> Task:
         raise ValueError(f"task {task.name!r}: unknown format {task.format_name!r}; known: {sorted(FORMATS)}")
     if task.metric not in METRIC_FAMILIES:
         raise ValueError(f"task {task.name!r}: unknown metric {task.metric!r}; known: {sorted(METRIC_FAMILIES)}")
+    if task.train_data:
+        data = _REGISTRY.get(task.train_data)
+        if data is None or data.format_name != task.format_name:
+            raise ValueError(f"task {task.name!r}: train_data {task.train_data!r} must be a task registered before it, "
+                             f"of the same format ({task.format_name})")
     _REGISTRY[task.name] = task
     return task
 
@@ -125,8 +139,15 @@ def register(task: Task) -> Task:
 _MISSING = object()
 
 
+def fine_tune_key(task: Task, steps: int) -> tuple:
+    """What makes two targets' fine-tuned models one: the training sets they train on, in order, the format
+    and its labels (so, the head), and the steps. Targets with equal keys share one fine-tuned model per
+    milestone, as XTREME evaluates XQuAD and MLQA from one SQuAD v1.1 model; each keeps its own rows."""
+    sets = tuple(get(name).training_set for name in (*task.train_first, task.name))
+    return sets, task.format_name, task.labels, steps
+
+
 def get(name: str, default: Any = _MISSING) -> Task:
-    _ensure_loaded()
     if name in _REGISTRY:
         return _REGISTRY[name]
     if default is _MISSING:
@@ -135,21 +156,8 @@ def get(name: str, default: Any = _MISSING) -> Task:
 
 
 def names(role: str | None = None) -> list[str]:
-    _ensure_loaded()
     return sorted(n for n, t in _REGISTRY.items() if role is None or role in t.roles)
 
 
 def all_tasks() -> Sequence[Task]:
-    _ensure_loaded()
     return list(_REGISTRY.values())
-
-
-_loaded = False
-
-
-def _ensure_loaded() -> None:
-    """Import the modules that register tasks; lazily, so format modules can import this one."""
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        from study.tasks import builtin_tasks  # noqa: F401

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from synthetic import trial_id, write_study
+from written_study import trial_id, write_study
 
 T0 = 1_700_000_000.0  # Unix seconds: when the fake experiment started
 

@@ -266,10 +266,19 @@ def _point(model: str) -> dict:
 
 
 class StopOneWorker(Stopper):
-    """Stops the 1-worker trial after its first milestone, as ASHA stops a trial at a rung."""
+    """Stops the 1-worker trial after its first milestone, as ASHA stops a trial at a rung, and takes its time
+    to decide (DECISION_S): longer than the trial needs for its next milestone, so that a trial which did not
+    wait for Tune's decision would write that milestone's rows."""
+
+    DECISION_S = 8.0
 
     def __call__(self, trial_id: str, result: dict) -> bool:
-        return result["config"]["point"]["model"] == "w1" and result["intermediate_steps"] >= 10
+        if result["config"]["point"]["model"] == "w1" and result["intermediate_steps"] >= 10:
+            import time
+
+            time.sleep(self.DECISION_S)
+            return True
+        return False
 
     def stop_all(self) -> bool:
         return False
@@ -321,9 +330,9 @@ def test_trials_report_through_train_to_tune(study):
 def test_rows_match_one_worker(study):
     _, _, df, _ = study
     assert list(df.columns) == list(results.COLUMNS)
-    # Tune stopped w1 after milestone 10; its Train job may still have finished milestone 20 before the stop
-    # reached it (workers do not wait for Tune's decision: docs/ray.md), so compare at milestone 10.
-    assert 10 in set(df[df.model == "w1"].intermediate_steps)
+    # Tune stopped w1 after milestone 10, slowly: its Train job waited for the decision (trainable.wait_for_tune)
+    # and wrote nothing past the stop.
+    assert set(df[df.model == "w1"].intermediate_steps) == {10}
     keys = ["intermediate_steps", "target_task", "split", "language", "metric"]
     w1, w2 = (df[(df.model == m) & (df.intermediate_steps == 10)].sort_values(keys).reset_index(drop=True) for m in ("w1", "w2"))
     assert len(w1) == len(w2) > 0 and (w1[keys] == w2[keys]).all().all(), "the same rows"
@@ -343,15 +352,15 @@ def test_rows_match_one_worker(study):
 def test_a_retried_trial_resumes_from_its_train_checkpoint(study):
     """The same trial id starts its Train run again: Train hands it the latest checkpoint (milestone 20),
     so with a longer step grid it trains on from step 20 and evaluates only the new milestone."""
-    from study import distributed, launch
+    from study import launch, trainable
 
     spec, _, df, _ = study
     trial_id = df[df.model == "w2"].trial_id.iloc[0]
-    uri = launch.study_uri(spec)
+    uri = spec.uri
     for m in (10, 20):  # were the trial to start over, these would be evaluated and written again
         os.remove(results.milestone_uri(uri, trial_id, m))
     longer = launch.anchored(_spec(spec.study.storage, w2_steps=(0, 10, 20, 30)))
-    distributed.run_in_train(longer, {"point": _point("w2")}, trial_id)  # outside Tune: rows and checkpoints all the same
+    trainable.run_in_train(longer, {"point": _point("w2")}, trial_id)  # outside Tune: rows and checkpoints all the same
     rows = results.collect(uri)
     mine = rows[rows.trial_id == trial_id]
     assert set(mine.intermediate_steps) == {30}

@@ -12,11 +12,11 @@ from typer.testing import CliRunner
 
 from analysis import aggregate, pareto
 from study import export as exporter
-from study import launch, results, storage
+from study import results, storage
 from study.cli import app
 from study.trial import Trial
 from helpers import small_spec
-from synthetic import milestone_rows, trial_id, write_study
+from written_study import milestone_rows, trial_id, write_study
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -31,7 +31,7 @@ def study(tmp_path_factory):
     for i, task in enumerate(["none", "builtin_nli"]):
         config = {"model": "tiny", "intermediate_task": task, "seed": 0, "intermediate_lr": 1e-3, "target_lr": 1e-3}
         Trial(spec, config, f"trial{i}").run(lambda metrics, folder: None)
-    return launch.study_uri(spec)
+    return spec.uri
 
 
 @pytest.fixture(scope="module")

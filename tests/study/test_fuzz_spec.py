@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fuzzing
-from study.launch import grid_points
+from study.grid import grid_points
 from study.spec import SpecError, StudySpec, load_spec, parse_spec
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -176,7 +176,7 @@ def test_resume_points_the_restored_recorder_and_scheduler_at_the_moved_study(tm
 
     old, new = tmp_path / "old" / "s", tmp_path / "new" / "s"
     spec = small_spec(str(tmp_path / "old"), name="s")
-    run_config = tune.RunConfig(callbacks=[RetryRecorder(launch.study_uri(spec))])
+    run_config = tune.RunConfig(callbacks=[RetryRecorder(spec.uri)])
     tune_config = tune.TuneConfig(scheduler=launch.scheduler(spec))
     run_config, tune_config = pickle.loads(pickle.dumps((run_config, tune_config)))  # as tuner.pkl has them
     old.mkdir(parents=True)

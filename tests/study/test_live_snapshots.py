@@ -21,7 +21,7 @@ import pyarrow.fs as pafs
 from study import export as exporter
 from study import results, status, storage
 from study.scheduler import GroupedASHA
-from synthetic import milestone_rows, milestones, spec_json, trial_id, trials
+from written_study import milestone_rows, milestones, spec_json, trial_id, trials
 
 ROWS_PER_MILESTONE = len(milestone_rows("small", "none", 0, 0))
 PLAN = [(m, t, s, steps) for m, t, s in trials() for steps in milestones(m, t)]

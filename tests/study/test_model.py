@@ -47,7 +47,7 @@ FAMILIES = ["xlm-roberta", "xlm-roberta-xl", "mt5", "mdeberta-v3", "rembert"]
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from study.tiny_models import TINY_SIZES, ensure_tokenizer
+    from study.synthetic.pretraining import TINY_SIZES, ensure_tokenizer
 
     return AutoTokenizer.from_pretrained(str(ensure_tokenizer(TINY_SIZES["tiny"])))
 

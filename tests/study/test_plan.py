@@ -74,6 +74,26 @@ def test_targets_that_never_train_cost_nothing_and_xcopa_trains_on_socialiqa_fir
     assert large["parameters"] == 558_840_832 and large["non_embedding_parameters"] == 302_311_424
 
 
+def test_xquad_and_mlqa_fine_tune_once_on_squad(tmp_path):
+    from study.tasks import registry
+
+    assert registry.fine_tune_key(registry.get("xquad"), 7) == registry.fine_tune_key(registry.get("mlqa"), 7)
+    assert registry.fine_tune_key(registry.get("tydiqa"), 7) != registry.fine_tune_key(registry.get("xquad"), 7)
+    models = [{"name": "large", "source": {"hub": "FacebookAI/xlm-roberta-large"}, "batch_size": 16,
+               "max_length": 384, "steps": [0, 10]}]
+    given = {("large", t): FEATURE for t in ("builtin_nli", "squad_v1", "tydiqa")}
+
+    def target_steps(targets):
+        spec = small_spec(str(tmp_path), models=models, intermediate_tasks=["builtin_nli"], target_tasks=targets,
+                          target_training={"steps": 7})
+        large = plan(spec, profiles=given)["models"]["large"]
+        return large["phases"]["branch"]["target"]["steps"], set(large["token_estimates"])
+
+    # Rounds: one milestone + the baseline. SQuAD v1.1 once for both; TyDiQA trains on its own English set.
+    assert target_steps(["xquad", "mlqa"]) == (2 * 7, {"builtin_nli", "squad_v1"})
+    assert target_steps(["xquad", "mlqa", "tydiqa"]) == (2 * (7 + 7), {"builtin_nli", "squad_v1", "tydiqa"})
+
+
 def test_tokens_fall_back_to_the_upper_bound_where_the_data_cannot_be_read(tmp_path, monkeypatch):
     monkeypatch.setenv("XSTUDY_DATA_DIR", str(tmp_path / "nothing"))
     spec = small_spec(str(tmp_path), benchmark="xtreme-r",

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from study import export as exporter
-from synthetic import write_study
+from written_study import write_study
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from study import progress, run_view, status
 from study.cli import app
 from helpers import small_spec
-from synthetic import trial_id
+from written_study import trial_id
 
 
 def test_summary_and_one_line_per_running_trial(live_study):

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from study import status, status_view
-from synthetic import trial_id, write_study
+from written_study import trial_id, write_study
 from study_fixtures import T0, trial_dir
 
 
@@ -64,7 +64,7 @@ def test_a_study_with_rows_only_and_a_folder_without_a_study(tmp_path, capsys):
 
 def test_ray_files_alone_tell_finished_from_stopped(tmp_path):
     """Rows may live elsewhere (or not be visible yet): what a trial reported to Ray Tune also counts."""
-    from synthetic import spec_json
+    from written_study import spec_json
 
     root = tmp_path / "ray-only"
     root.mkdir()

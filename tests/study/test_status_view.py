@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from study import progress, status_view
 from study.cli import app
-from synthetic import trial_id
+from written_study import trial_id
 
 
 def _live(study, tid, **fields):

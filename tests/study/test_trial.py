@@ -10,11 +10,12 @@ import pandas as pd
 import pytest
 
 from study import results
+from study.tasks import registry
 from study.trial import Trial
 from helpers import small_spec
 
 
-def run_trial(spec, config, trial_id, checkpoint=None, stop_after=None, keep=None):
+def run_trial(spec, config, trial_id, checkpoint=None, stop_after=None, keep=None, trials=None):
     reports: list[dict] = []
 
     def report(metrics, folder):
@@ -25,6 +26,8 @@ def run_trial(spec, config, trial_id, checkpoint=None, stop_after=None, keep=Non
             raise KeyboardInterrupt  # a crash right after a milestone was reported
 
     trial = Trial(spec, config, trial_id)
+    if trials is not None:
+        trials.append(trial)
     try:
         trial.run(report, checkpoint)
     except KeyboardInterrupt:
@@ -39,8 +42,22 @@ CONFIG = {"model": "tiny", "intermediate_task": "builtin_nli", "seed": 3, "inter
 def full_run(tmp_path_factory):
     storage = tmp_path_factory.mktemp("store")
     spec = small_spec(str(storage))
-    reports = run_trial(spec, CONFIG, "full", keep=tmp_path_factory.mktemp("ckpt"))
-    return spec, reports, results.collect(f"{storage}/t")
+    trials = []
+    reports = run_trial(spec, CONFIG, "full", keep=tmp_path_factory.mktemp("ckpt"), trials=trials)
+    run = FullRun((spec, reports, results.collect(f"{storage}/t")))
+    run.splits = trials[0].splits
+    return run
+
+
+class FullRun(tuple):
+    """(spec, reports, rows) of the module's trial, and the trial's SplitMemory as `splits`."""
+
+
+def test_each_split_is_read_from_disk_once_per_trial(full_run):
+    memory = full_run.splits
+    assert memory.reads > 0
+    assert memory.reads == len(memory._kept), "no split was read twice"
+    assert memory.loads > 2 * memory.reads - 1, "the second milestone evaluated from memory"
 
 
 def test_reports_every_milestone_in_order(full_run):
@@ -263,3 +280,46 @@ def test_target_without_english_dev_and_with_train_first(tmp_path):
     # train_first: builtin_nli for 8 steps, then the task itself for 8 steps.
     assert set(df.target_steps) == {16}
     assert np.isnan(reports[0]["dev_signal"]) and "test/nodev_xnli" in reports[0]
+
+
+@pytest.fixture
+def pos_twin():
+    """A second tagging target that fine-tunes on builtin_pos's training set (as XQuAD and MLQA on SQuAD)."""
+    from dataclasses import replace
+
+    twin = registry.register(replace(registry.get("builtin_pos"), name="builtin_pos_twin", train_data="builtin_pos"))
+    yield twin.name
+    registry._REGISTRY.pop(twin.name)
+
+
+def _milestone_rows(tmp_path, name, targets):
+    spec = small_spec(str(tmp_path), name=name, target_tasks=[{"task": t, "languages": ["xa"]} for t in targets])
+    reports = run_trial(spec, {**CONFIG, "intermediate_task": "none"}, "base")
+    return reports, results.collect(f"{tmp_path}/{name}")
+
+
+def test_targets_that_train_alike_share_one_fine_tune_with_the_scores_of_separate_runs(tmp_path, pos_twin):
+    both, rows = _milestone_rows(tmp_path, "both", ["builtin_pos", pos_twin])
+    alone, alone_rows = _milestone_rows(tmp_path, "alone", ["builtin_pos"])
+    twin, twin_rows = _milestone_rows(tmp_path, "twin", [pos_twin])
+
+    def scores(df, task):
+        part = df[df.target_task == task].sort_values(["split", "language", "metric"])
+        return part[["split", "language", "metric", "value"]].reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(scores(rows, "builtin_pos"), scores(alone_rows, "builtin_pos"), check_exact=True)
+    pd.testing.assert_frame_equal(scores(rows, pos_twin), scores(twin_rows, pos_twin), check_exact=True)
+    pd.testing.assert_frame_equal(scores(rows, pos_twin), scores(rows, "builtin_pos"), check_exact=True)
+    # One fine-tune, its cost split between the two targets' rows: the milestone's total is one run's.
+    assert both[0]["target_steps"] == alone[0]["target_steps"] == 8
+    per_target = rows.groupby("target_task").target_steps.first()
+    assert per_target.to_dict() == {"builtin_pos": 4.0, pos_twin: 4.0}
+
+
+def test_a_target_trains_the_same_whichever_targets_come_before_it(tmp_path):
+    first = _milestone_rows(tmp_path, "first", ["builtin_pos", "builtin_xnli"])[1]
+    second = _milestone_rows(tmp_path, "second", ["builtin_xnli", "builtin_pos"])[1]
+    for task in ("builtin_pos", "builtin_xnli"):
+        a = first[first.target_task == task].sort_values(["split", "language", "metric"]).value.to_numpy()
+        b = second[second.target_task == task].sort_values(["split", "language", "metric"]).value.to_numpy()
+        assert (a == b).all(), task

@@ -63,7 +63,7 @@ def studies(local_ray, tmp_path_factory):
         spec_file = Path(fatal.study.storage) / "fatal.yaml"
         spec_file.write_text(yaml.safe_dump(fatal.model_dump(mode="json")))
         fatal_run = CliRunner().invoke(app, ["run", str(spec_file)], env={"COLUMNS": "2000"})
-    return (Path(launch.study_uri(retried)), retried_grid), (Path(launch.study_uri(fatal)), fatal_run)
+    return (Path(retried.uri), retried_grid), (Path(fatal.uri), fatal_run)
 
 
 def test_raised_and_killed_trials_are_retried_from_their_last_checkpoint(studies, capsys):

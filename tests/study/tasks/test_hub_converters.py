@@ -242,7 +242,7 @@ def test_every_hub_source_has_a_converter_test():
 def tokenizer():
     from transformers import AutoTokenizer
 
-    from study.tiny_models import TINY_SIZES, ensure_tokenizer
+    from study.synthetic.pretraining import TINY_SIZES, ensure_tokenizer
 
     return AutoTokenizer.from_pretrained(str(ensure_tokenizer(TINY_SIZES["tiny"])))
 

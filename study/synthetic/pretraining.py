@@ -41,7 +41,7 @@ from collections import Counter
 
 import numpy as np
 
-from study.tasks.builtin import (
+from study.synthetic.benchmark import (
     BUILTIN_LANGUAGES,
     CODE_SWITCH_RATE,
     CODE_SWITCH_WORD_RATE,
@@ -406,7 +406,7 @@ PINNED_NUMERICS: dict[str, str] = {
 def build_model(cfg: TinyModelConfig, tokenizer_dir: pathlib.Path, out_dir: pathlib.Path) -> dict:
     """Pretrain `cfg` into `out_dir` in a fresh process with `PINNED_NUMERICS`; returns `pretrain`'s stats."""
     stats_file = out_dir / ".pretrain-stats.json"
-    command = [sys.executable, "-m", "study.tiny_models", json.dumps(dataclasses.asdict(cfg)), str(tokenizer_dir),
+    command = [sys.executable, "-m", "study.synthetic.pretraining", json.dumps(dataclasses.asdict(cfg)), str(tokenizer_dir),
                str(out_dir), str(stats_file)]
     env = {**os.environ, **PINNED_NUMERICS}
     done = subprocess.run(command, env=env, capture_output=True, text=True)

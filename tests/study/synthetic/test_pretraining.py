@@ -11,9 +11,9 @@ import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from study import tiny_models
-from study.tasks.builtin import BUILTIN_LANGUAGES, benchmark
-from study.tiny_models import TINY_SIZES, TinyModelConfig, ensure_tiny_model
+from study.synthetic import pretraining
+from study.synthetic.benchmark import BUILTIN_LANGUAGES, benchmark
+from study.synthetic.pretraining import TINY_SIZES, TinyModelConfig, ensure_tiny_model
 
 # Seconds-scale build: a 1-layer encoder, 30 MLM steps on 600 sentences per language.
 SMALL = TinyModelConfig(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, mlm_steps=30,
@@ -67,7 +67,7 @@ def test_second_call_is_a_cache_hit(built, cache, monkeypatch):
     def no_rebuild(*args, **kwargs):
         raise AssertionError("a cached model was pretrained again")
 
-    monkeypatch.setattr(tiny_models, "build_model", no_rebuild)
+    monkeypatch.setattr(pretraining, "build_model", no_rebuild)
     start = time.perf_counter()
     again = ensure_tiny_model(SMALL, cache)
     assert again == built and time.perf_counter() - start < 1.0
@@ -114,13 +114,13 @@ def test_tokenizer_offsets_pairs_and_special_tokens(built):
 
 def test_concurrent_builds_happen_once(cache, monkeypatch):
     calls = []
-    real = tiny_models.build_model
+    real = pretraining.build_model
 
     def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(tiny_models, "build_model", counting)
+    monkeypatch.setattr(pretraining, "build_model", counting)
     cfg = dataclasses.replace(SMALL, mlm_steps=5, seed=7)
     paths = []
     threads = [threading.Thread(target=lambda: paths.append(ensure_tiny_model(cfg, cache))) for _ in range(2)]
@@ -165,9 +165,9 @@ def test_weights_do_not_depend_on_the_callers_threads_or_cpu_kernels(tmp_path, m
 
 def test_default_cache_dir_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("XSTUDY_CACHE_DIR", str(tmp_path))
-    assert tiny_models.default_cache_dir() == tmp_path / "models"
+    assert pretraining.default_cache_dir() == tmp_path / "models"
     monkeypatch.delenv("XSTUDY_CACHE_DIR")
-    assert tiny_models.default_cache_dir().parts[-3:] == (".cache", "xstudy", "models")
+    assert pretraining.default_cache_dir().parts[-3:] == (".cache", "xstudy", "models")
 
 
 def test_default_sizes_differ_and_configs_are_validated():

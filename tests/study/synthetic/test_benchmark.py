@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
-from study.tasks import builtin
-from study.tasks.builtin import BUILTIN_LANGUAGES, BUILTIN_TASKS, Benchmark, benchmark
+from study.synthetic import benchmark as builtin
+from study.synthetic.benchmark import BUILTIN_LANGUAGES, BUILTIN_TASKS, Benchmark, benchmark
 
 SHARED = set(builtin.NAMES) | set(builtin.NUMBERS) | set(builtin.PUNCTUATION)
 
