@@ -87,11 +87,34 @@ def plan(
     g = result["gpu_hours"]
     console.print(f"GPU-hours: {g[mode]:.3g} for the full grid, {g[mode + '_with_asha']:.3g} with ASHA "
                   "(matmul FLOPs of training; evaluation left out)")
+    _print_memory(result["memory"])
     bounds = sorted({task for m in result["models"].values()
                      for task, how in m["token_estimates"].items() if how.startswith("upper bound")})
     if bounds:
         console.print(f"upper bounds: the training splits of {', '.join(bounds)} cannot be read here (data or "
                       "tokenizer missing), so their tokens are counted as batch x max length; `--json` says why")
+
+
+def _print_memory(memory: dict) -> None:
+    """Per size, the estimated peak memory per GPU (study.memory_plan) for the spec's setting and alternatives."""
+    from study.memory_plan import GB, TABLE_COLUMNS, table_rows
+
+    for name, entry in memory.items():
+        if "error" in entry:
+            console.print(f"memory per GPU of {name}: {entry['error']}", highlight=False)
+            continue
+        table = Table(title=f"memory per GPU of {name}, GB ({entry['parameters']:,} parameters; activations "
+                      "without and with gradient checkpointing)")
+        for col in TABLE_COLUMNS:
+            table.add_column(col, justify="left" if col == "setting" else "right")
+        for row in table_rows(entry):
+            table.add_row(*row)
+        console.print(table)
+        capacity, fit = entry["gpu_capacity"], entry["first_that_fits"]
+        if capacity is not None:
+            verdict = ("fits" if entry["estimate"]["peak"] <= capacity else
+                       f"does not fit; first that fits: {fit['label']}" if fit else "does not fit, nor does any alternative")
+            console.print(f"{name} on a {capacity / GB:.1f} GB GPU: {verdict}", highlight=False)
 
 
 @app.command()

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from study import environment, launch_order, outcome, preflight, results, status, storage, trackers
+from study import environment, launch_order, memory_plan, outcome, preflight, results, status, storage, trackers
 from study.grid import grid_points
 from study.outcome import Outcome
 from study.recovery_callback import RetryRecorder
@@ -368,6 +368,9 @@ def run(spec: StudySpec, address: str | None = None, num_cpus: int | None = None
     preflight.check_storage(spec, spec.uri)  # before Ray starts: nothing runs that could not be kept
     if trackers.problems(spec):
         raise preflight.LaunchError("the study's trackers cannot run:\n  " + "\n  ".join(trackers.problems(spec)))
+    too_big = memory_plan.fit_problems(spec)  # before Ray starts: a size that cannot fit its GPU never launches
+    if too_big:
+        raise preflight.LaunchError("these sizes cannot fit their GPU's memory:\n  " + "\n  ".join(too_big))
     init_ray(address, num_cpus, dashboard=_uses_train(spec))
     problems = check_resources(spec)
     if problems:
@@ -400,4 +403,16 @@ def resume(path: str, address: str | None = None, num_cpus: int | None = None, v
     internal = getattr(tuner, "_local_tuner", None)
     if internal is not None and getattr(internal, "_run_config", None) is not None:
         internal._run_config.verbose = 1 if verbose else 0
+        relocate(internal._run_config, internal._tune_config, uri)
     return fit(tuner, spec, during)
+
+
+def relocate(run_config, tune_config, uri: str) -> None:
+    """Point what Tuner.restore unpickled as it was when the study was made at the study's folder now: the
+    retry recorder and the scheduler's `scheduler.json` (whose decisions the scheduler reads back first:
+    Tune does not save a scheduler's state)."""
+    for callback in run_config.callbacks or []:
+        if isinstance(callback, RetryRecorder):
+            callback.relocate(uri)
+    if isinstance(tune_config.scheduler, GroupedASHA):
+        tune_config.scheduler.relocate(storage.join(uri, "scheduler.json"))

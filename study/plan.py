@@ -296,11 +296,13 @@ def plan(
     device_tflops: float = DEFAULT_DEVICE_TFLOPS,
     shapes: dict[str, tuple[int, Shape]] | None = None,
     profiles: dict[tuple[str, str], SplitProfile] | None = None,
+    architectures: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The plan of `spec` as a JSON-able dict (what `xstudy plan --json` prints).
 
     `shapes` (model name -> (parameters, Shape)) and `profiles` ((model name, task) -> SplitProfile) replace
-    what would otherwise be read from the models' configs and the data.
+    what would otherwise be read from the models' configs and the data; `architectures` (model name ->
+    `study.memory_plan.Architecture`) those of the per-GPU memory plan (`memory`).
     """
     models = {}
     for m in spec.models:
@@ -326,7 +328,10 @@ def plan(
         return sum(_get(v, path) for v in models.values())
 
     steps = {mode: int(total("intermediate_steps", mode)) for mode in MODES}
+    from study.memory_plan import memory_plan
+
     return {
+        "memory": memory_plan(spec, architectures),
         "study": spec.study.name,
         "schedule": spec.intermediate_training.schedule,
         "device_tflops": device_tflops,

@@ -2,7 +2,8 @@
 
 Tune retries a trial that raised, or whose worker process died, from its latest checkpoint, up to the
 spec's `study.max_failures`; only the driver sees the failure, so the record is written here. It is
-pickled with the experiment (Tuner.restore brings it back), so it keeps only the study's URI.
+pickled with the experiment (Tuner.restore brings it back), so it keeps only the study's URI, which
+`study.launch.resume` sets to where the study is now (it may have been moved).
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ def last_error(error_file: str | None) -> str:
 
 class RetryRecorder(Callback):
     def __init__(self, study_uri: str):
+        self.study_uri = study_uri  # `relocate` points it at a resumed study's folder, wherever it now is
+
+    def relocate(self, study_uri: str) -> None:
         self.study_uri = study_uri
 
     def on_trial_recover(self, iteration, trials, trial, **info) -> None:

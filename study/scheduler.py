@@ -13,7 +13,9 @@ what scores below the (1 - 1/rf) quantile of what was already recorded at that r
 - a stopped configuration stops all its seeds, at their next report.
 
 Every decision is kept in `decisions` (and written to `decisions_uri`), so a study shows what was stopped,
-when, and against which configurations.
+when, and against which configurations. Ray Tune does not save a scheduler's state: a resumed study gets the
+scheduler as it was built, empty, so `relocate` reads the decisions back from the study's `scheduler.json`
+(its rungs and stopped configurations with them) and writes there from then on, wherever the study now is.
 """
 
 from __future__ import annotations
@@ -115,10 +117,35 @@ class GroupedASHA(FIFOScheduler):
         self._record(group, t, trial_id, key, mean, cutoff, compared, decision, n_seeds=len(seeds))
         return decision
 
+    def relocate(self, decisions_uri: str) -> None:
+        """Write to `decisions_uri` from now on, after taking in the decisions already there (a resumed study):
+        each trial's score at its rung, and which configurations are stopped."""
+        from study import storage
+
+        self._decisions_uri = decisions_uri
+        if not storage.exists(decisions_uri):
+            return
+        recorded = json.loads(storage.read_text(decisions_uri))
+        known = {(d["trial_id"], d["milestone"]) for d in self.decisions}
+        for d in recorded:
+            if (d["trial_id"], d["milestone"]) in known:
+                continue
+            rung = self._rung(d["group"], d["milestone"])
+            if rung is None:  # a milestone no longer in the group's rungs: keep the record, rank nothing on it
+                rung = self._rungs[d["group"]].setdefault(d["milestone"], {})
+            score = d.get("trial_score", d["score"] if d["seeds_at_rung"] == 1 else None)
+            rung[d["trial_id"]] = (d["config"], float("nan") if score is None else float(score))
+            if d["decision"] == STOP:
+                self._stopped.add(d["config"])
+        done = {(r["trial_id"], r["milestone"]) for r in recorded}
+        self.decisions = [*recorded, *(d for d in self.decisions if (d["trial_id"], d["milestone"]) not in done)]
+
     def _record(self, group, t, trial_id, key, score, cutoff, compared, decision, n_seeds=1) -> None:
+        trial_score = self._rungs[group][t][trial_id][1]  # this trial's own; `score` is its configuration's mean
         self.decisions.append(
             {"group": group, "milestone": t, "trial_id": trial_id, "config": key, "score": score,
-             "seeds_at_rung": n_seeds, "cutoff": cutoff, "compared_with": compared, "decision": decision}
+             "trial_score": trial_score, "seeds_at_rung": n_seeds, "cutoff": cutoff, "compared_with": compared,
+             "decision": decision}
         )
         if self._decisions_uri:
             from study import storage

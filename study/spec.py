@@ -66,6 +66,11 @@ class Resources(Strict):
     cpu: float = Field(1.0, gt=0)
     gpu: float = Field(0.0, ge=0)
     workers: int = Field(1, ge=1, description="Ray Train workers per trial; each gets cpu and gpu above")
+    gpu_memory_gb: float | None = Field(
+        None, gt=0,
+        description="memory of one GPU in GB (1e9 bytes); `xstudy run` refuses a size whose estimated peak "
+        "(study.memory_plan) exceeds it. Unset: the detected CUDA device's, when the size asks for GPUs",
+    )
 
 
 class ModelSpec(Strict):

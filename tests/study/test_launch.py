@@ -160,3 +160,39 @@ def test_grid_search_seeds_share_sampled_hyperparameters_and_asha_stops(sampled)
     assert stops, "the configuration with a useless learning rate is stopped at the rung"
     worst = trials[trials.task == "builtin_nli"].lr.min()
     assert all(json.loads(d["config"])["target_lr"] == worst for d in stops)
+
+
+def test_resume_points_the_restored_recorder_and_scheduler_at_the_moved_study(tmp_path):
+    """What Tuner.restore unpickles names the folder the study was made in; `relocate` (called by `resume`)
+    makes the retry recorder and scheduler.json write where the study is now."""
+    from ray import cloudpickle as pickle
+    import shutil
+    from types import SimpleNamespace
+
+    from ray import tune
+
+    from study import recovery
+    from study.recovery_callback import RetryRecorder
+
+    old, new = tmp_path / "old" / "s", tmp_path / "new" / "s"
+    spec = small_spec(str(tmp_path / "old"), name="s")
+    run_config = tune.RunConfig(callbacks=[RetryRecorder(spec.uri)])
+    tune_config = tune.TuneConfig(scheduler=launch.scheduler(spec))
+    run_config, tune_config = pickle.loads(pickle.dumps((run_config, tune_config)))  # as tuner.pkl has them
+    old.mkdir(parents=True)
+    (old / "scheduler.json").write_text(json.dumps([
+        {"group": "tiny", "milestone": 10, "trial_id": "t1", "config": "{}", "score": 0.5, "trial_score": 0.5,
+         "seeds_at_rung": 1, "cutoff": None, "compared_with": [], "decision": "STOP"}]))
+    new.parent.mkdir()
+    shutil.move(str(old), str(new))
+
+    launch.relocate(run_config, tune_config, str(new))
+    trial = SimpleNamespace(trial_id="t2", num_failures=1, error_file=None,
+                            latest_checkpoint_result=SimpleNamespace(metrics={"intermediate_steps": 10}))
+    run_config.callbacks[0].on_trial_recover(0, [], trial)
+    assert recovery.trial_retries(str(new), "t2")[0]["restarted_from"] == 10
+    scheduler = tune_config.scheduler
+    assert scheduler.decide("t3", {"point": {"model": "tiny", "intermediate_task": "builtin_nli", "seed": 0}},
+                            {"intermediate_steps": 10, "dev_signal": 0.9}) == TrialScheduler.CONTINUE
+    assert [d["trial_id"] for d in json.loads((new / "scheduler.json").read_text())] == ["t1", "t3"]
+    assert not old.exists()

@@ -124,3 +124,42 @@ def test_min_mode():
     s.decide("a", {"x": 1}, {"t": 1, "loss": 1.0})
     assert s.decide("b", {"x": 2}, {"t": 1, "loss": 2.0}) == STOP
     assert s.decide("c", {"x": 3}, {"t": 1, "loss": 0.5}) == CONTINUE
+
+
+def test_a_moved_study_keeps_its_decisions_and_writes_where_it_now_is(tmp_path):
+    """Tune saves no scheduler state: a resumed study's scheduler is the one built at launch, empty. Relocated,
+    it reads scheduler.json back (scores at each rung, stopped configurations) and writes to the new folder."""
+    import json
+    from ray import cloudpickle as pickle
+    import shutil
+
+    old, new = tmp_path / "old" / "study", tmp_path / "new" / "study"
+    built = GroupedASHA(metric="dev_signal", mode="max", time_attr="intermediate_steps", rungs={"small": [100, 300]},
+                        group_of=group_of, min_seeds=2, decisions_uri=str(old / "scheduler.json"))
+    pickled = pickle.dumps(built)  # what tuner.pkl holds
+    good = [cfg("small", lr=1.0, seed=k) for k in range(2)]
+    bad = [cfg("small", lr=2.0, seed=k) for k in range(2)]
+    built.decide("g0", good[0], at(100, 60.0))
+    built.decide("g1", good[1], at(100, 62.0))
+    built.decide("b0", bad[0], at(100, 10.0))
+    assert built.decide("b1", bad[1], at(100, 12.0)) == STOP
+    before = json.loads((old / "scheduler.json").read_text())
+    new.parent.mkdir()
+    shutil.move(str(old), str(new))
+
+    restored = pickle.loads(pickled)
+    assert restored.decisions == []
+    restored.relocate(str(new / "scheduler.json"))
+    assert restored.decisions == before
+    # The stopped configuration stays stopped; a trial already judged at a rung is not judged again there.
+    assert restored.decide("b0", bad[0], at(300, 99.0)) == STOP
+    assert restored.decide("g0", good[0], at(100, 0.0)) == CONTINUE and len(restored.decisions) == len(before)
+    # A new configuration is ranked against the recorded seeds' own scores: the cutoff is the median of the
+    # configurations' means 61 and 11, 36 (with nothing recorded there would be no cutoff, and no stop).
+    late = [cfg("small", lr=3.0, seed=k) for k in range(2)]
+    restored.decide("l0", late[0], at(100, 5.0))
+    assert restored.decide("l1", late[1], at(100, 7.0)) == STOP
+    assert restored.decisions[-1]["cutoff"] == 36.0
+    written = json.loads((new / "scheduler.json").read_text())
+    assert written[: len(before)] == before and [d["trial_id"] for d in written[len(before):]] == ["l0", "l1"]
+    assert not old.exists()  # nothing written where the study was
