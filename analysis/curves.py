@@ -42,7 +42,6 @@ Nothing here raises on bad data: a curve that cannot be fitted gets a row whose 
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,7 +50,7 @@ from scipy import optimize, stats
 
 from analysis import aggregate
 from analysis.aggregate import MILESTONE
-from analysis.gains import CONFIDENCE, _paired, mean_ci
+from analysis.gains import CONFIDENCE, _paired, mean_ci, welch_interval
 
 OVERALL = "overall"
 SATURATING, LOG_LINEAR, LINEAR, CONSTANT, NONE = "saturating", "log-linear", "linear", "constant", "none"
@@ -573,37 +572,46 @@ def best_size_by_budget(curves: Curves, n_budgets: int = 12, draws: int = 4000, 
         return pd.DataFrame(columns=["intermediate_task", "target_task", "budget_flops", "best_model",
                                      "probability_best", "predicted_score", "steps", "extrapolated", "n_sizes"])
     for (task, target), group in points.groupby(["intermediate_task", "target_task"], sort=True):
-        sizes = [m for m in _sizes(group) if (m, task, target, "score") in curves.fitted]
-        if len(sizes) < 2:
+        try:
+            rows.extend(_best_size_rows(curves, task, target, group, n_budgets, draws, rng, confidence))
+        except Exception:  # noqa: BLE001 - one group's odd data must not stop a report; it just has no rows
             continue
-        per_step = {m: _per_step(group[group["model"] == m], FLOPS) for m in sizes}
-        sizes = [m for m in sizes if np.isfinite(per_step[m]) and per_step[m] > 0]
-        if len(sizes) < 2:
-            continue
-        costs = group[(group[MILESTONE] > 0) & group["model"].isin(sizes)][FLOPS].dropna()
-        costs = costs[costs > 0]
-        if costs.empty:
-            continue
-        for budget in np.geomspace(costs.min(), costs.max(), n_budgets):
-            samples, means, steps = [], [], []
-            for m in sizes:
-                curve = curves.fitted[(m, task, target, "score")]
-                s = budget / per_step[m]
-                mean, low, high = (float(v[0]) for v in curve.predict([s], confidence))
-                dof = curve.n_seeds - 1 if curve.n_seeds >= 2 else curve.fits[0].dof
-                scale = (high - mean) / stats.t.ppf((1 + confidence) / 2, dof) if dof > 0 and np.isfinite(high) else 0.0
-                samples.append(mean + scale * (rng.standard_t(dof, draws) if scale > 0 else np.zeros(draws)))
-                means.append(mean)
-                steps.append(s)
-            winner = np.argmax(np.stack(samples), axis=0)
-            best = int(np.argmax(means))
-            last = float(curves.fitted[(sizes[best], task, target, "score")].milestones.max())
-            rows.append({"intermediate_task": task, "target_task": target, "budget_flops": float(budget),
-                         "best_model": sizes[best], "probability_best": float(np.mean(winner == best)),
-                         "predicted_score": means[best], "steps": steps[best], "extrapolated": steps[best] > last,
-                         "n_sizes": len(sizes)})
     return pd.DataFrame(rows, columns=["intermediate_task", "target_task", "budget_flops", "best_model",
                                        "probability_best", "predicted_score", "steps", "extrapolated", "n_sizes"])
+
+
+def _best_size_rows(curves: Curves, task, target, group, n_budgets, draws, rng, confidence) -> list[dict]:
+    rows: list[dict] = []
+    sizes = [m for m in _sizes(group) if (m, task, target, "score") in curves.fitted]
+    if len(sizes) < 2:
+        return rows
+    per_step = {m: _per_step(group[group["model"] == m], FLOPS) for m in sizes}
+    sizes = [m for m in sizes if np.isfinite(per_step[m]) and per_step[m] > 0]
+    if len(sizes) < 2:
+        return rows
+    costs = group[(group[MILESTONE] > 0) & group["model"].isin(sizes)][FLOPS].dropna()
+    costs = costs[costs > 0]
+    if costs.empty:
+        return rows
+    for budget in np.geomspace(costs.min(), costs.max(), n_budgets):
+        samples, means, steps = [], [], []
+        for m in sizes:
+            curve = curves.fitted[(m, task, target, "score")]
+            s = budget / per_step[m]
+            mean, low, high = (float(v[0]) for v in curve.predict([s], confidence))
+            dof = curve.n_seeds - 1 if curve.n_seeds >= 2 else curve.fits[0].dof
+            scale = (high - mean) / stats.t.ppf((1 + confidence) / 2, dof) if dof > 0 and np.isfinite(high) else 0.0
+            samples.append(mean + scale * (rng.standard_t(dof, draws) if scale > 0 else np.zeros(draws)))
+            means.append(mean)
+            steps.append(s)
+        winner = np.argmax(np.stack(samples), axis=0)
+        best = int(np.argmax(means))
+        last = float(curves.fitted[(sizes[best], task, target, "score")].milestones.max())
+        rows.append({"intermediate_task": task, "target_task": target, "budget_flops": float(budget),
+                     "best_model": sizes[best], "probability_best": float(np.mean(winner == best)),
+                     "predicted_score": means[best], "steps": steps[best], "extrapolated": steps[best] > last,
+                     "n_sizes": len(sizes)})
+    return rows
 
 
 NO_CROSSOVER = "no crossover within the measured range"
@@ -619,8 +627,6 @@ def crossovers(curves: Curves, n_grid: int = 200, confidence: float = CONFIDENCE
     (`analysis.gains.welch_interval`) holds 0, i.e. where the data cannot tell which size is ahead (NaN with
     fewer than 2 seeds per size). Without a sign change the row says NO_CROSSOVER.
     """
-    from analysis.gains import welch_interval
-
     columns = ["intermediate_task", "target_task", "smaller", "larger", "crossover_flops", "ci_low", "ci_high",
                "extrapolated", "verdict"]
     rows = []
@@ -631,43 +637,50 @@ def crossovers(curves: Curves, n_grid: int = 200, confidence: float = CONFIDENCE
         sizes = [m for m in _sizes(group) if (m, task, target, "score") in curves.fitted]
         for i, small in enumerate(sizes):
             for large in sizes[i + 1:]:
-                pair = group[group["model"].isin([small, large]) & (group[MILESTONE] > 0)]
-                costs = pair[FLOPS].dropna()
-                costs = costs[costs > 0]
-                ps, pl = _per_step(group[group["model"] == small], FLOPS), _per_step(group[group["model"] == large], FLOPS)
-                base = {"intermediate_task": task, "target_task": target, "smaller": small, "larger": large,
-                        "crossover_flops": np.nan, "ci_low": np.nan, "ci_high": np.nan, "extrapolated": False}
-                if costs.empty or not (np.isfinite(ps) and np.isfinite(pl)):
-                    rows.append({**base, "verdict": "no FLOPs measured"})
-                    continue
-                grid = np.geomspace(costs.min(), costs.max(), n_grid)
-                cs, cl = curves.fitted[(small, task, target, "score")], curves.fitted[(large, task, target, "score")]
-                vs, vl = cs.per_seed(grid / ps), cl.per_seed(grid / pl)
-                d = vl.mean(axis=0) - vs.mean(axis=0)
-                ups = np.nonzero((d[:-1] < 0) & (d[1:] >= 0))[0]
-                if ups.size == 0:
-                    rows.append({**base, "verdict": NO_CROSSOVER})
-                    continue
-                k = int(ups[0])
-                x = float(np.exp(np.interp(0.0, [d[k], d[k + 1]], np.log(grid[k:k + 2]))))
-                var = lambda v: v.var(axis=0, ddof=1) if v.shape[0] > 1 else np.full(v.shape[1], np.nan)  # noqa: E731
-                _, low, high = welch_interval(vs.mean(axis=0), var(vs), vs.shape[0], vl.mean(axis=0), var(vl),
-                                              vl.shape[0], confidence)
-                holds = (low <= 0) & (high >= 0)
-                lo_b = hi_b = np.nan
-                if np.all(np.isfinite(low)):
-                    lo_i, hi_i = k, k + 1
-                    while lo_i > 0 and holds[lo_i - 1]:
-                        lo_i -= 1
-                    while hi_i < n_grid - 1 and holds[hi_i + 1]:
-                        hi_i += 1
-                    lo_b, hi_b = float(grid[lo_i]), float(grid[hi_i])
-                last_small = cs.milestones.max() * ps
-                first_large = cl.milestones[cl.milestones > 0].min() * pl
-                rows.append({**base, "crossover_flops": x, "ci_low": lo_b, "ci_high": hi_b,
-                             "extrapolated": bool(x > last_small or x < first_large),
-                             "verdict": f"{large} overtakes {small} at about {x:.3g} FLOPs"})
+                try:
+                    rows.append(_crossover(curves, task, target, group, small, large, n_grid, confidence))
+                except Exception as exc:  # noqa: BLE001 - say why, never stop the report
+                    rows.append({"intermediate_task": task, "target_task": target, "smaller": small, "larger": large,
+                                 "crossover_flops": np.nan, "ci_low": np.nan, "ci_high": np.nan, "extrapolated": False,
+                                 "verdict": f"not computed: {type(exc).__name__}: {exc}"})
     return pd.DataFrame(rows, columns=columns)
+
+
+def _crossover(curves: Curves, task, target, group, small, large, n_grid, confidence) -> dict:
+    pair = group[group["model"].isin([small, large]) & (group[MILESTONE] > 0)]
+    costs = pair[FLOPS].dropna()
+    costs = costs[costs > 0]
+    ps, pl = _per_step(group[group["model"] == small], FLOPS), _per_step(group[group["model"] == large], FLOPS)
+    base = {"intermediate_task": task, "target_task": target, "smaller": small, "larger": large,
+            "crossover_flops": np.nan, "ci_low": np.nan, "ci_high": np.nan, "extrapolated": False}
+    if costs.empty or not (np.isfinite(ps) and np.isfinite(pl)):
+        return {**base, "verdict": "no FLOPs measured"}
+    grid = np.geomspace(costs.min(), costs.max(), n_grid)
+    cs, cl = curves.fitted[(small, task, target, "score")], curves.fitted[(large, task, target, "score")]
+    vs, vl = cs.per_seed(grid / ps), cl.per_seed(grid / pl)
+    d = vl.mean(axis=0) - vs.mean(axis=0)
+    ups = np.nonzero((d[:-1] < 0) & (d[1:] >= 0))[0]
+    if ups.size == 0:
+        return {**base, "verdict": NO_CROSSOVER}
+    k = int(ups[0])
+    x = float(np.exp(np.interp(0.0, [d[k], d[k + 1]], np.log(grid[k:k + 2]))))
+    var = lambda v: v.var(axis=0, ddof=1) if v.shape[0] > 1 else np.full(v.shape[1], np.nan)  # noqa: E731
+    _, low, high = welch_interval(vs.mean(axis=0), var(vs), vs.shape[0], vl.mean(axis=0), var(vl),
+                                  vl.shape[0], confidence)
+    holds = (low <= 0) & (high >= 0)
+    lo_b = hi_b = np.nan
+    if np.all(np.isfinite(low)):
+        lo_i, hi_i = k, k + 1
+        while lo_i > 0 and holds[lo_i - 1]:
+            lo_i -= 1
+        while hi_i < n_grid - 1 and holds[hi_i + 1]:
+            hi_i += 1
+        lo_b, hi_b = float(grid[lo_i]), float(grid[hi_i])
+    last_small = cs.milestones.max() * ps
+    first_large = cl.milestones[cl.milestones > 0].min() * pl
+    return {**base, "crossover_flops": x, "ci_low": lo_b, "ci_high": hi_b,
+            "extrapolated": bool(x > last_small or x < first_large),
+            "verdict": f"{large} overtakes {small} at about {x:.3g} FLOPs"}
 
 
 # ------------------------------------------------------------------------------------------ stopper

@@ -77,6 +77,13 @@ def recommend(curves: Curves, target: str = OVERALL, within: float = DEFAULT_WIT
             continue
         candidates.sort(key=lambda c: (-c["predicted_gain"], c["steps"]))
         best = candidates[0]
+        if best["steps"] == 0 or not best["predicted_gain"] > 1e-6:
+            # No task is predicted to beat the step-0 baseline: the answer is not to train one.
+            rows.append({**base, "intermediate_task": "none", "steps": 0, "gpu_hours": 0.0, "intermediate_flops": 0.0,
+                         "predicted_gain": 0.0, "extrapolated": False, "why": (
+                             "no intermediate training: no task is predicted to gain over the step-0 baseline (best: "
+                             f"{best['intermediate_task']}, {best['predicted_gain']:+.2f} at {best['steps']:,} steps).")})
+            continue
         why = _why(best, candidates[1:], within, budget_gpu_hours)
         if missing:
             why += " Not considered: " + "; ".join(missing) + "."
@@ -92,6 +99,8 @@ def _candidate(curves: Curves, model, task, target, row, within, budget_gpu_hour
     has_plateau = gain.family in (SATURATING, CONSTANT) and np.isfinite(plateau[0])
     near = gain.steps_within(within) if has_plateau else float("nan")
     per_gpu_hour = row["gpu_hours_per_step"]
+    if has_plateau and plateau[0] <= float(gain.mean([0.0])[0]):
+        near = 0.0  # a curve that declines (or stays) from step 0 is best not trained at all
     if budget_gpu_hours is not None:
         if not (np.isfinite(per_gpu_hour) and per_gpu_hour > 0):
             return "GPU-hours not measured (intermediate_accelerator_seconds is 0 on CPU)"

@@ -70,3 +70,10 @@ def test_one_row_per_size_smallest_first():
     assert recommend.recommend(curves.fit_curves(both))["model"].tolist() == ["little", "big"]
     with pytest.raises(ValueError, match="budget-gpu-hours"):
         recommend.recommend(curves.fit_curves(both), budget_gpu_hours=0)
+
+
+def test_when_intermediate_training_only_hurts_the_answer_is_not_to_train():
+    fitted = curves.fit_curves(points({"nli": gain(-2.0, 50.0)}))
+    row = recommend.recommend(fitted).iloc[0]
+    assert (row["intermediate_task"], row["steps"]) == ("none", 0)
+    assert row["why"].startswith("no intermediate training")
