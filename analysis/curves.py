@@ -482,6 +482,10 @@ def fit_group(points: pd.DataFrame, quantity: str, confidence: float = CONFIDENC
         note="; ".join(n for n in (curve.note, "the plateau is the limit s -> infinity: always an extrapolation"
                                    if curve.family == SATURATING else "") if n),
     )
+    first = float(measured[measured > 0].min()) if (measured > 0).any() else float("nan")
+    if np.isfinite(s90) and 0 < s90 < first:
+        row["note"] = "; ".join(n for n in (row["note"], "steps_to_90 lies before the first milestone, where "
+                                            "nothing is measured: the fit's shape there is not supported by data") if n)
     if curve.family in (LOG_LINEAR, LINEAR):
         row["reason"] = f"no plateau: {len(measured)} milestones are too few for a saturating fit (needs {MIN_SATURATING})"
     if curve.family == CONSTANT:

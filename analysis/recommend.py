@@ -120,6 +120,10 @@ def _candidate(curves: Curves, model, task, target, row, within, budget_gpu_hour
         steps = float(by_step.idxmax())
         basis = (f"its best measured milestone (no plateau: {gain.family} fit on {len(gain.milestones)} milestones)"
                  if not has_plateau else f"its best measured milestone (never within {within:g} points of the plateau)")
+    first = float(gain.milestones[gain.milestones > 0].min())
+    if 0 < steps < first:
+        # Nothing is measured between step 0 and the first milestone: the curve's shape there is a guess.
+        steps, basis = first, basis + "; the fit gets there before the first milestone, so the first milestone"
     steps = float(math.ceil(steps))
     g = [float(v[0]) for v in gain.predict([steps], confidence)]
     s = [float(v[0]) for v in score.predict([steps], confidence)] if score is not None else [float("nan")] * 3

@@ -77,3 +77,10 @@ def test_when_intermediate_training_only_hurts_the_answer_is_not_to_train():
     row = recommend.recommend(fitted).iloc[0]
     assert (row["intermediate_task"], row["steps"]) == ("none", 0)
     assert row["why"].startswith("no intermediate training")
+
+
+def test_a_step_count_before_the_first_milestone_is_raised_to_it():
+    """A curve that has gained everything by its first milestone: the fit cannot say when in between."""
+    jump = {s: (0.0 if s == 0 else 4.0) for s in STEPS}
+    row = recommend.recommend(curves.fit_curves(points({"nli": jump}))).iloc[0]
+    assert row["steps"] == 100 and "the first milestone" in row["why"]
