@@ -759,3 +759,19 @@ def bands(curves: Curves, quantity: str = "score", n: int = 60, reach: float = 1
             "low": low, "high": high, "extrapolated": steps > last,
         }))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=BAND_COLUMNS)
+
+
+def holdout_summary(table: pd.DataFrame, quantity: str = "score") -> dict:
+    """The held-back-milestone check over every curve of `quantity` that has one (the gain's error equals the
+    score's: they differ by each seed's constant baseline): how many, the median and largest absolute error
+    (points), and in how many the measured value lay inside the prediction's interval (of those with one)."""
+    rows = table[(table["quantity"] == quantity) & pd.to_numeric(table["holdout_error"], errors="coerce").notna()]
+    errors = rows["holdout_error"].astype(float).abs()
+    with_interval = rows[rows["holdout_within_interval"].notna()]
+    return {
+        "curves": int(len(rows)),
+        "median_abs_error": float(errors.median()) if len(rows) else float("nan"),
+        "max_abs_error": float(errors.max()) if len(rows) else float("nan"),
+        "with_interval": int(len(with_interval)),
+        "within_interval": int(with_interval["holdout_within_interval"].astype(bool).sum()),
+    }

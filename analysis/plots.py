@@ -444,3 +444,40 @@ def _viridis(n: int) -> list[tuple[float, float, float, float]]:
     from matplotlib import colormaps
 
     return [colormaps["viridis"](x) for x in np.linspace(0.0, 0.9, max(n, 1))][:n]
+
+
+def plot_holdout(curves_table: pd.DataFrame, out_path_png: Path) -> list[Path]:
+    """The held-back-milestone check of `analysis.curves`: for every score curve refitted without its last
+    milestone, the prediction there (with its 95% interval, when it has one) against the measured value;
+    on the diagonal the prediction is exact. One colour per size, one marker per family of the refit.
+    Writes PNG and SVG; returns [png, svg]."""
+    from analysis.curves import holdout_summary
+
+    rows = curves_table[(curves_table["quantity"] == "score")
+                        & pd.to_numeric(curves_table["holdout_error"], errors="coerce").notna()]
+    fig = Figure(figsize=(PANEL_WIDTH + 0.6, PANEL_HEIGHT + 0.4), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    sizes = size_order(rows)
+    colours = size_colours(sizes)
+    for model in sizes:
+        mine = rows[rows["model"] == model]
+        low = (mine["holdout_predicted"] - mine["holdout_ci_low"]).to_numpy(dtype=float)
+        high = (mine["holdout_ci_high"] - mine["holdout_predicted"]).to_numpy(dtype=float)
+        ax.errorbar(mine["holdout_measured"], mine["holdout_predicted"],
+                    yerr=np.vstack([np.nan_to_num(low), np.nan_to_num(high)]), fmt="o", color=colours[model],
+                    markersize=5, capsize=3, linewidth=1, alpha=0.8, label=model)
+    values = pd.concat([rows["holdout_measured"], rows["holdout_predicted"]]).astype(float)
+    if len(values):
+        lo, hi = float(values.min()), float(values.max())
+        ax.plot([lo, hi], [lo, hi], color="grey", linestyle="--", linewidth=1, label="exact")
+    summary = holdout_summary(curves_table)
+    ax.set_xlabel("measured score at the last milestone (0-100)")
+    ax.set_ylabel("predicted without it (0-100)")
+    ax.grid(True, alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="x-small")
+    ax.set_title(f"{summary['curves']} curves: median |error| {summary['median_abs_error']:.2f} points; "
+                 f"{summary['within_interval']} of {summary['with_interval']} inside the 95% interval", fontsize="small")
+    fig.suptitle("Held-back milestone: each curve refitted without its last milestone")
+    return _save(fig, out_path_png)

@@ -15,7 +15,7 @@ What it writes (the README lists the columns of each table):
   zero-shot, and Spearman's rank correlation per size;
 - `curves.csv`: fitted duration curves (`analysis.curves`) per (size, intermediate task, target task or
   overall, score or gain), with plateau, steps to 90%/95% of it, marginal gains, and the held-back-milestone
-  check (`holdout_error`); `best_size_by_budget.csv`, `crossovers.csv`: which size a FLOPs budget favours;
+  check (`holdout_error`, drawn in `holdout.png/.svg`); `best_size_by_budget.csv`, `crossovers.csv`: which size a FLOPs budget favours;
 - `recommendation.csv`: per size, the intermediate task and step count to train (`analysis.recommend`);
 - `report.html`: all of the above in one self-contained interactive page (plotly, no network needed), the
   recommendation first; the Pareto and gain plots draw the fitted curves with their 95% bands.
@@ -198,6 +198,8 @@ def draw(tables: Tables, folder: Path) -> dict[str, list[Path]]:
                                       bands=score_bands[score_bands[OBJECTIVE] == objective])
     if not tables.gains[tables.gains["intermediate_steps"] > 0].dropna(subset=["gain"]).empty:
         out["gains plot"] = plots.plot_gains(tables.gains, folder / "gains.png", objective=OBJECTIVE, bands=gain_bands)
+    if tables.curves is not None and curves.holdout_summary(tables.curves.table)["curves"]:
+        out["holdout plot"] = plots.plot_holdout(tables.curves.table, folder / "holdout.png")
     if not tables.size_comparison.empty:
         out["size comparison plot"] = plots.plot_size_comparison(
             tables.size_comparison, folder / "size_comparison.png", objective=OBJECTIVE
