@@ -177,6 +177,9 @@ def draw_bands(ax: Axes, bands: pd.DataFrame | None, x: str, colours: dict[str, 
     the measured milestones and dotted past the last one (an extrapolation), and its 95% band shaded."""
     if bands is None or bands.empty:
         return
+    # The axes keep the points' range: a band that is wide (one seed, few milestones) runs off the panel
+    # instead of squeezing the measured points into a line.
+    ylim = ax.get_ylim()
     for (model, _task), line in bands.groupby(["model", "intermediate_task"], sort=True):
         line = line.sort_values(x)
         if ax.get_xscale() != "linear":
@@ -188,6 +191,7 @@ def draw_bands(ax: Axes, bands: pd.DataFrame | None, x: str, colours: dict[str, 
         finite = line[np.isfinite(line["low"]) & np.isfinite(line["high"])]
         if not finite.empty:
             ax.fill_between(finite[x], finite["low"], finite["high"], color=colour, alpha=0.12, linewidth=0)
+    ax.set_ylim(ylim)
 
 
 def plot_fronts(

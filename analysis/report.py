@@ -129,6 +129,16 @@ def band_traces(fig: go.Figure, bands: pd.DataFrame | None, x: str, colours: dic
                                  name=f"{model}, {task} fit"), row=row, col=col)
 
 
+def _padded_range(values: pd.Series, pad: float = 0.15) -> list[float] | None:
+    """[low, high] of the finite values, widened by `pad` of their span (at least 1 point); None if none."""
+    finite = pd.to_numeric(values, errors="coerce").dropna()
+    if finite.empty:
+        return None
+    low, high = float(finite.min()), float(finite.max())
+    margin = max(pad * (high - low), 1.0)
+    return [low - margin, high + margin]
+
+
 def _transparent(colour: str, alpha: float = 0.15) -> str:
     from matplotlib.colors import to_rgb
 
@@ -180,6 +190,8 @@ def pareto_figure(points: pd.DataFrame, fronts: pd.DataFrame, objective: str = O
                                      showlegend=False, name=f"{model} front", hoverinfo="skip"), row=1, col=1)
     band_traces(fig, bands, STEPS_AXIS, colours, 1, 1)
     band_traces(fig, bands, FLOPS_AXIS, colours, 1, 2, log_x=log_flops)
+    if bands is not None and not bands.empty:
+        fig.update_yaxes(range=_padded_range(points["score"]))  # wide bands must not squeeze the points
     across = fronts[(axis == FLOPS_AXIS) & (fronts["front"] == ALL_SIZES)].sort_values(FLOPS_AXIS)
     if log_flops:
         across = across[across[FLOPS_AXIS] > 0]
@@ -234,6 +246,8 @@ def gains_figure(gains: pd.DataFrame, objective: str = "objective", bands: pd.Da
         if bands is not None and not bands.empty:
             band_traces(fig, bands[bands["target_task"] == name], MILESTONE, colours, row + 1, col + 1,
                         log_x=_steps_axis_type(trained[MILESTONE]) == "log")
+            shown = pd.concat([part["gain"], part["ci_low"], part["ci_high"], pd.Series([0.0])])
+            fig.update_yaxes(range=_padded_range(shown), row=row + 1, col=col + 1)
         fig.add_hline(y=0.0, line={"color": "grey", "dash": "dash", "width": 1}, row=row + 1, col=col + 1)
     fig.update_xaxes(title_text=COST_LABELS[MILESTONE], type=_steps_axis_type(trained[MILESTONE]))
     fig.update_yaxes(title_text="gain (points)")
