@@ -75,15 +75,19 @@ def recommend(curves: Curves, target: str = OVERALL, within: float = DEFAULT_WIT
             rows.append({**base, "extrapolated": False, "why": "no recommendation: " + ("; ".join(missing) or
                          f"no fitted curve for target {target!r} yet")})
             continue
+        # A task whose curve is best at step 0 (it declines, or stays flat) is one not to train.
+        declining = [c["intermediate_task"] for c in candidates if c["steps"] == 0]
+        candidates = [c for c in candidates if c["steps"] > 0 and c["predicted_gain"] > 0]
         candidates.sort(key=lambda c: (-c["predicted_gain"], c["steps"]))
-        best = candidates[0]
-        if best["steps"] == 0 or not best["predicted_gain"] > 1e-6:
-            # No task is predicted to beat the step-0 baseline: the answer is not to train one.
+        if declining:
+            missing.append(f"{', '.join(declining)}: the fitted gain never rises above step 0")
+        if not candidates:
             rows.append({**base, "intermediate_task": "none", "steps": 0, "gpu_hours": 0.0, "intermediate_flops": 0.0,
                          "predicted_gain": 0.0, "extrapolated": False, "why": (
-                             "no intermediate training: no task is predicted to gain over the step-0 baseline (best: "
-                             f"{best['intermediate_task']}, {best['predicted_gain']:+.2f} at {best['steps']:,} steps).")})
+                             "no intermediate training: no task is predicted to gain over the step-0 baseline. "
+                             + "; ".join(missing) + ".")})
             continue
+        best = candidates[0]
         why = _why(best, candidates[1:], within, budget_gpu_hours)
         if missing:
             why += " Not considered: " + "; ".join(missing) + "."
