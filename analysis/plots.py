@@ -172,34 +172,62 @@ PANEL_WIDTH, PANEL_HEIGHT = 5.0, 4.0  # inches per panel
 DPI = 150  # PNG resolution, dots per inch
 
 
+def draw_bands(ax: Axes, bands: pd.DataFrame | None, x: str, colours: dict[str, str]) -> None:
+    """Fitted curves (`analysis.curves.bands`) through the points: the mean curve as a thin line, solid over
+    the measured milestones and dotted past the last one (an extrapolation), and its 95% band shaded."""
+    if bands is None or bands.empty:
+        return
+    # The axes keep the points' range: a band that is wide (one seed, few milestones) runs off the panel
+    # instead of squeezing the measured points into a line.
+    ylim = ax.get_ylim()
+    for (model, _task), line in bands.groupby(["model", "intermediate_task"], sort=True):
+        line = line.sort_values(x)
+        if ax.get_xscale() != "linear":
+            line = line[line[x] > 0]
+        colour = colours.get(model, "grey")
+        measured, beyond = line[~line["extrapolated"]], line[line["extrapolated"]]
+        ax.plot(measured[x], measured["mean"], color=colour, linewidth=0.9, alpha=0.8)
+        ax.plot(beyond[x], beyond["mean"], color=colour, linewidth=0.9, alpha=0.8, linestyle=":")
+        finite = line[np.isfinite(line["low"]) & np.isfinite(line["high"])]
+        if not finite.empty:
+            ax.fill_between(finite[x], finite["low"], finite["high"], color=colour, alpha=0.12, linewidth=0)
+    ax.set_ylim(ylim)
+
+
 def plot_fronts(
-    points: pd.DataFrame, fronts: pd.DataFrame, out_path_png: Path, objective: str = OVERALL, title: str | None = None
+    points: pd.DataFrame, fronts: pd.DataFrame, out_path_png: Path, objective: str = OVERALL, title: str | None = None,
+    bands: pd.DataFrame | None = None,
 ) -> list[Path]:
     """Two panels for one objective: each size's front on steps, and the front across sizes on FLOPs.
 
     `points` are the objective's points (e.g. `analysis.aggregate.seed_means`), `fronts` the rows of
     `analysis.pareto.study_fronts` for that objective (its `cost_axis` says which panel a front belongs to).
-    Writes PNG and SVG; returns [png, svg].
+    `bands`: the objective's fitted score curves (`analysis.curves.bands`), drawn through the points with
+    their 95% bands (`draw_bands`). Writes PNG and SVG; returns [png, svg].
     """
     fig = Figure(figsize=(2 * PANEL_WIDTH, PANEL_HEIGHT + 0.4), layout="constrained")
     FigureCanvasAgg(fig)
     left, right = fig.subplots(1, 2)
     axis = fronts["cost_axis"] if "cost_axis" in fronts.columns else pd.Series("", index=fronts.index)
     ylabel = objective_label(objective)
+    colours = size_colours(size_order(points))
     draw_pareto(left, points, fronts[axis == STEPS_AXIS], cost=STEPS_AXIS, ylabel=ylabel)
+    draw_bands(left, bands, STEPS_AXIS, colours)
     left.set_title("each size's front, on steps", fontsize="medium")
     draw_pareto(right, points, fronts[axis == FLOPS_AXIS], cost=FLOPS_AXIS, ylabel=ylabel)
+    draw_bands(right, bands, FLOPS_AXIS, colours)
     right.set_title("one front across sizes, on FLOPs", fontsize="medium")
     fig.suptitle(title if title is not None else f"{objective}: zero-shot score against intermediate-training cost")
     return _save(fig, out_path_png)
 
 
-def draw_gains(ax: Axes, gains: pd.DataFrame, sizes: list[str] | None = None) -> Axes:
+def draw_gains(ax: Axes, gains: pd.DataFrame, sizes: list[str] | None = None, bands: pd.DataFrame | None = None) -> Axes:
     """Gain against steps with its interval: one line per (size, intermediate task), one colour per size.
 
     `gains`: rows of `analysis.gains.gains_over_baseline` for one objective. The step-0 rows (gain 0 by
     construction) are the dashed line at 0. Markers tell the intermediate tasks apart. A point without an
-    interval (one seed) has no bar and is labelled "1 seed".
+    interval (one seed) has no bar and is labelled "1 seed". `bands`: fitted gain curves with their 95% bands
+    (`analysis.curves.bands`, one objective), drawn through the points.
     """
     sizes = sizes or size_order(gains)
     colours = size_colours(sizes)
@@ -219,19 +247,24 @@ def draw_gains(ax: Axes, gains: pd.DataFrame, sizes: list[str] | None = None) ->
             _label_without_interval(ax, line[MILESTONE], line["gain"], line["n_seeds"], colours[model])
     ax.axhline(0.0, color="grey", linestyle="--", linewidth=1, label="baseline (step 0)")
     _steps_axis(ax, trained[MILESTONE])
+    if bands is not None and not bands.empty:
+        draw_bands(ax, bands[bands["model"].isin(sizes) & bands["intermediate_task"].isin(tasks)], MILESTONE, colours)
     ax.set_ylabel(GAIN_LABEL)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="x-small")
     return ax
 
 
-def plot_gains(gains: pd.DataFrame, out_path_png: Path, objective: str = "objective") -> list[Path]:
-    """One `draw_gains` panel per objective (the overall score first); writes PNG and SVG."""
+def plot_gains(gains: pd.DataFrame, out_path_png: Path, objective: str = "objective",
+               bands: pd.DataFrame | None = None) -> list[Path]:
+    """One `draw_gains` panel per objective (the overall score first), with the fitted gain curves of
+    `bands` (`analysis.curves.bands`, column `target_task` naming the objective) when given; writes PNG and SVG."""
     objectives = _objectives(gains, objective)
     sizes = size_order(gains)
     fig, axes = _panels(len(objectives))
     for ax, name in zip(axes, objectives, strict=True):
-        draw_gains(ax, gains[gains[objective] == name], sizes)
+        mine = bands[bands["target_task"] == name] if bands is not None and not bands.empty else None
+        draw_gains(ax, gains[gains[objective] == name], sizes, bands=mine)
         ax.set_title(name, fontsize="medium")
     fig.suptitle("Gain over the no-intermediate baseline")
     return _save(fig, out_path_png)
@@ -415,3 +448,40 @@ def _viridis(n: int) -> list[tuple[float, float, float, float]]:
     from matplotlib import colormaps
 
     return [colormaps["viridis"](x) for x in np.linspace(0.0, 0.9, max(n, 1))][:n]
+
+
+def plot_holdout(curves_table: pd.DataFrame, out_path_png: Path) -> list[Path]:
+    """The held-back-milestone check of `analysis.curves`: for every score curve refitted without its last
+    milestone, the prediction there (with its 95% interval, when it has one) against the measured value;
+    on the diagonal the prediction is exact. One colour per size, one marker per family of the refit.
+    Writes PNG and SVG; returns [png, svg]."""
+    from analysis.curves import holdout_summary
+
+    rows = curves_table[(curves_table["quantity"] == "score")
+                        & pd.to_numeric(curves_table["holdout_error"], errors="coerce").notna()]
+    fig = Figure(figsize=(PANEL_WIDTH + 0.6, PANEL_HEIGHT + 0.4), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    sizes = size_order(rows)
+    colours = size_colours(sizes)
+    for model in sizes:
+        mine = rows[rows["model"] == model]
+        low = (mine["holdout_predicted"] - mine["holdout_ci_low"]).to_numpy(dtype=float)
+        high = (mine["holdout_ci_high"] - mine["holdout_predicted"]).to_numpy(dtype=float)
+        ax.errorbar(mine["holdout_measured"], mine["holdout_predicted"],
+                    yerr=np.vstack([np.nan_to_num(low), np.nan_to_num(high)]), fmt="o", color=colours[model],
+                    markersize=5, capsize=3, linewidth=1, alpha=0.8, label=model)
+    values = pd.concat([rows["holdout_measured"], rows["holdout_predicted"]]).astype(float)
+    if len(values):
+        lo, hi = float(values.min()), float(values.max())
+        ax.plot([lo, hi], [lo, hi], color="grey", linestyle="--", linewidth=1, label="exact")
+    summary = holdout_summary(curves_table)
+    ax.set_xlabel("measured score at the last milestone (0-100)")
+    ax.set_ylabel("predicted without it (0-100)")
+    ax.grid(True, alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="x-small")
+    ax.set_title(f"{summary['curves']} curves: median |error| {summary['median_abs_error']:.2f} points; "
+                 f"{summary['within_interval']} of {summary['with_interval']} inside the 95% interval", fontsize="small")
+    fig.suptitle("Held-back milestone: each curve refitted without its last milestone")
+    return _save(fig, out_path_png)

@@ -102,12 +102,58 @@ def render_page(title: str, summary: str, sections: list[Section]) -> str:
 
 
 # ----------------------------------------------------------------------------------------------- figures
-def pareto_figure(points: pd.DataFrame, fronts: pd.DataFrame, objective: str = OVERALL) -> go.Figure:
+def band_traces(fig: go.Figure, bands: pd.DataFrame | None, x: str, colours: dict[str, str], row: int, col: int,
+                log_x: bool = False) -> None:
+    """Fitted curves (`analysis.curves.bands`) with their 95% band: a shaded band, and the mean curve
+    dotted (hover says where it is an extrapolation past the last measured milestone)."""
+    if bands is None or bands.empty:
+        return
+    for (model, task), line in bands.groupby(["model", "intermediate_task"], sort=True):
+        line = line.sort_values(x)
+        if log_x:
+            line = line[line[x] > 0]
+        colour = colours.get(model, "grey")
+        finite = line[np.isfinite(line["low"].astype(float)) & np.isfinite(line["high"].astype(float))]
+        if not finite.empty:
+            fig.add_trace(go.Scatter(x=finite[x], y=finite["high"], mode="lines", line={"width": 0}, hoverinfo="skip",
+                                     legendgroup=model, showlegend=False, name=f"{model}, {task} band"), row=row, col=col)
+            fig.add_trace(go.Scatter(x=finite[x], y=finite["low"], mode="lines", line={"width": 0}, fill="tonexty",
+                                     fillcolor=_transparent(colour), hoverinfo="skip", legendgroup=model,
+                                     showlegend=False, name=f"{model}, {task} band"), row=row, col=col)
+        text = [f"<b>{model}</b>, {task}: fitted ({family}) {m:.2f} [{lo:.2f}, {hi:.2f}] at {s:,.0f} steps"
+                f"{' (extrapolated)' if e else ''}"
+                for family, m, lo, hi, s, e in zip(line["family"], line["mean"], line["low"], line["high"],
+                                                   line["intermediate_steps"], line["extrapolated"], strict=True)]
+        fig.add_trace(go.Scatter(x=line[x], y=line["mean"], mode="lines", text=text, hovertemplate="%{text}<extra></extra>",
+                                 line={"color": colour, "width": 1, "dash": "dot"}, legendgroup=model, showlegend=False,
+                                 name=f"{model}, {task} fit"), row=row, col=col)
+
+
+def _padded_range(values: pd.Series, pad: float = 0.15) -> list[float] | None:
+    """[low, high] of the finite values, widened by `pad` of their span (at least 1 point); None if none."""
+    finite = pd.to_numeric(values, errors="coerce").dropna()
+    if finite.empty:
+        return None
+    low, high = float(finite.min()), float(finite.max())
+    margin = max(pad * (high - low), 1.0)
+    return [low - margin, high + margin]
+
+
+def _transparent(colour: str, alpha: float = 0.15) -> str:
+    from matplotlib.colors import to_rgb
+
+    r, g, b = (int(255 * v) for v in to_rgb(colour))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def pareto_figure(points: pd.DataFrame, fronts: pd.DataFrame, objective: str = OVERALL,
+                  bands: pd.DataFrame | None = None) -> go.Figure:
     """One objective: each size's points and front on steps (left), the front across sizes on FLOPs (right).
 
     `points`: the objective's points (`analysis.aggregate.seed_means`); `fronts`: its rows of
     `analysis.pareto.study_fronts`. On a log FLOPs axis, zero cost cannot be drawn, so each size's
-    step-0 baseline appears there as a dotted horizontal line at its score.
+    step-0 baseline appears there as a dotted horizontal line at its score. `bands`: the objective's fitted
+    score curves with their 95% bands (`band_traces`).
     """
     sizes = size_order(points)
     colours = _colours(sizes)
@@ -142,6 +188,10 @@ def pareto_figure(points: pd.DataFrame, fronts: pd.DataFrame, objective: str = O
                                      line={"color": colours[model], "width": 2}, legendgroup=model,
                                      marker={"symbol": "circle-open", "size": 12, "color": colours[model]},
                                      showlegend=False, name=f"{model} front", hoverinfo="skip"), row=1, col=1)
+    band_traces(fig, bands, STEPS_AXIS, colours, 1, 1)
+    band_traces(fig, bands, FLOPS_AXIS, colours, 1, 2, log_x=log_flops)
+    if bands is not None and not bands.empty:
+        fig.update_yaxes(range=_padded_range(points["score"]))  # wide bands must not squeeze the points
     across = fronts[(axis == FLOPS_AXIS) & (fronts["front"] == ALL_SIZES)].sort_values(FLOPS_AXIS)
     if log_flops:
         across = across[across[FLOPS_AXIS] > 0]
@@ -158,9 +208,10 @@ def pareto_figure(points: pd.DataFrame, fronts: pd.DataFrame, objective: str = O
     return _layout(fig, f"{objective}: zero-shot score against intermediate-training cost", rows=1)
 
 
-def gains_figure(gains: pd.DataFrame, objective: str = "objective") -> go.Figure:
+def gains_figure(gains: pd.DataFrame, objective: str = "objective", bands: pd.DataFrame | None = None) -> go.Figure:
     """Gain over the baseline against steps with 95% intervals: one panel per objective, one line per
-    (size, intermediate task), grouped by size in the legend."""
+    (size, intermediate task), grouped by size in the legend; with `bands` (`analysis.curves.bands` of the
+    gain, `target_task` naming the objective) the fitted curves and their 95% bands run through the points."""
     objectives = _objectives(gains, objective)
     sizes = size_order(gains)
     colours = _colours(sizes)
@@ -192,6 +243,11 @@ def gains_figure(gains: pd.DataFrame, objective: str = "objective") -> go.Figure
                     line={"color": colours[model]}, name=f"{model}, {task}", legendgroup=model,
                     legendgrouptitle_text=model, showlegend=k == 0,
                 ), row=row + 1, col=col + 1)
+        if bands is not None and not bands.empty:
+            band_traces(fig, bands[bands["target_task"] == name], MILESTONE, colours, row + 1, col + 1,
+                        log_x=_steps_axis_type(trained[MILESTONE]) == "log")
+            shown = pd.concat([part["gain"], part["ci_low"], part["ci_high"], pd.Series([0.0])])
+            fig.update_yaxes(range=_padded_range(shown), row=row + 1, col=col + 1)
         fig.add_hline(y=0.0, line={"color": "grey", "dash": "dash", "width": 1}, row=row + 1, col=col + 1)
     fig.update_xaxes(title_text=COST_LABELS[MILESTONE], type=_steps_axis_type(trained[MILESTONE]))
     fig.update_yaxes(title_text="gain (points)")

@@ -1,4 +1,4 @@
-"""The `xstudy` command line: validate, run, resume, export, score."""
+"""The `xstudy` command line: validate, run, resume, export, recommend, score."""
 
 from __future__ import annotations
 
@@ -264,6 +264,21 @@ def export(
         raise typer.Exit(2) from None
     for kind, where in written.items():
         console.print(f"{kind}: {where}")
+
+
+@app.command()
+def recommend(
+    path: Annotated[str, typer.Argument(help="the study folder or URI (<storage>/<name>)")],
+    budget_gpu_hours: Annotated[float | None, typer.Option(help="GPU-hours of intermediate training per size (default: train until within --within points of the plateau gain)", min=0.0)] = None,
+    within: Annotated[float, typer.Option(help="points of the plateau gain that are close enough", min=0.0)] = 0.5,
+    target: Annotated[str, typer.Option(help="'overall' or one target task")] = "overall",
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Per model size: the intermediate task and step count to train, from the fitted curves, with the
+    predicted score's interval and whether it is an extrapolation (works while a study runs)."""
+    from study.curves_view import recommend_command
+
+    raise typer.Exit(recommend_command(path, budget_gpu_hours, within, target, as_json))
 
 
 @app.command()

@@ -13,7 +13,12 @@ What it writes (the README lists the columns of each table):
 - `language_gains.csv`, `language_gains[_family|_script].png/.svg`: gains per language (or family, script);
 - `dev_vs_zero_shot.csv`, `rank_correlation.csv`, `dev_vs_zero_shot.png/.svg`: ASHA's signal against
   zero-shot, and Spearman's rank correlation per size;
-- `report.html`: all of the above in one self-contained interactive page (plotly, no network needed).
+- `curves.csv`: fitted duration curves (`analysis.curves`) per (size, intermediate task, target task or
+  overall, score or gain), with plateau, steps to 90%/95% of it, marginal gains, and the held-back-milestone
+  check (`holdout_error`, drawn in `holdout.png/.svg`); `best_size_by_budget.csv`, `crossovers.csv`: which size a FLOPs budget favours;
+- `recommendation.csv`: per size, the intermediate task and step count to train (`analysis.recommend`);
+- `report.html`: all of the above in one self-contained interactive page (plotly, no network needed), the
+  recommendation first; the Pareto and gain plots draw the fitted curves with their 95% bands.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from analysis import aggregate, gains, languages, pareto, plots, report, transfer
+from analysis import aggregate, curves, gains, languages, pareto, plots, recommend, report, transfer
 from analysis.pareto import OVERALL
 from analysis.plots import COST_LABELS
 from study import results, storage
@@ -51,6 +56,10 @@ class Tables:
     dev_vs_zero_shot: pd.DataFrame
     rank_correlation: pd.DataFrame
     convention: aggregate.Convention  # how the scores were aggregated (benchmark, QA score, languages)
+    curves: curves.Curves | None = None  # fitted duration curves and the points behind them
+    recommendation: pd.DataFrame | None = None  # per size: task and steps for the default budget
+    best_size: pd.DataFrame | None = None  # per FLOPs budget: the size predicted best, with its probability
+    crossovers: pd.DataFrame | None = None  # where a larger size trained briefly overtakes a smaller one
 
 
 def analyse(df: pd.DataFrame, convention: aggregate.Convention | None = None) -> Tables:
@@ -82,10 +91,13 @@ def analyse(df: pd.DataFrame, convention: aggregate.Convention | None = None) ->
         by: languages.language_gain_table(per_language, by=by, properties=properties) for by in ("language", *GROUPINGS)
     }
     scatter = transfer.dev_vs_zero_shot(df, metrics=metrics, expected_languages=convention.languages)
+    fitted = curves.study_curves(df, convention)
     return Tables(
         results=df, points=points, fronts=fronts, gains=gain_table, size_comparison=comparison,
         language_gains=per_language, language_views=views, dev_vs_zero_shot=scatter,
         rank_correlation=transfer.rank_correlation(scatter), convention=convention,
+        curves=fitted, recommendation=recommend.recommend(fitted), best_size=curves.best_size_by_budget(fitted),
+        crossovers=curves.crossovers(fitted),
     )
 
 
@@ -153,6 +165,10 @@ def export(path: str, out: str | None = None, on_stage=None) -> dict[str, str]:
         "language gains": ("language_gains.csv", tables.language_gains),
         "dev vs zero-shot": ("dev_vs_zero_shot.csv", tables.dev_vs_zero_shot),
         "rank correlation": ("rank_correlation.csv", tables.rank_correlation),
+        "curves": ("curves.csv", tables.curves.table),
+        "recommendation": ("recommendation.csv", tables.recommendation),
+        "best size by budget": ("best_size_by_budget.csv", tables.best_size),
+        "crossovers": ("crossovers.csv", tables.crossovers),
     }
     for kind, (name, frame) in csvs.items():
         put(kind, name, frame.to_csv(index=False).encode())
@@ -171,14 +187,18 @@ def export(path: str, out: str | None = None, on_stage=None) -> dict[str, str]:
 def draw(tables: Tables, folder: Path) -> dict[str, list[Path]]:
     """The static figures (PNG and SVG) into `folder`; {what: [png, svg]}. Empty tables draw nothing."""
     out: dict[str, list[Path]] = {}
+    score_bands, gain_bands = _bands(tables, "score"), _bands(tables, "gain")
     for objective in objectives(tables.points):
         points = tables.points[tables.points[OBJECTIVE] == objective]
         fronts = tables.fronts[tables.fronts[OBJECTIVE] == objective]
         name = "pareto" if objective == OVERALL else f"pareto_{_slug(objective)}"
         kind = "pareto plot" if objective == OVERALL else f"pareto plot {objective}"
-        out[kind] = plots.plot_fronts(points, fronts, folder / f"{name}.png", objective=objective)
+        out[kind] = plots.plot_fronts(points, fronts, folder / f"{name}.png", objective=objective,
+                                      bands=score_bands[score_bands[OBJECTIVE] == objective])
     if not tables.gains[tables.gains["intermediate_steps"] > 0].dropna(subset=["gain"]).empty:
-        out["gains plot"] = plots.plot_gains(tables.gains, folder / "gains.png", objective=OBJECTIVE)
+        out["gains plot"] = plots.plot_gains(tables.gains, folder / "gains.png", objective=OBJECTIVE, bands=gain_bands)
+    if tables.curves is not None and curves.holdout_summary(tables.curves.table)["curves"]:
+        out["holdout plot"] = plots.plot_holdout(tables.curves.table, folder / "holdout.png")
     if not tables.size_comparison.empty:
         out["size comparison plot"] = plots.plot_size_comparison(
             tables.size_comparison, folder / "size_comparison.png", objective=OBJECTIVE
@@ -196,10 +216,20 @@ def draw(tables: Tables, folder: Path) -> dict[str, list[Path]]:
     return out
 
 
+def _bands(tables: Tables, quantity: str) -> pd.DataFrame:
+    """The fitted curves of `quantity` with their 95% bands, for the plots (empty without curves)."""
+    if tables.curves is None:
+        return pd.DataFrame(columns=curves.BAND_COLUMNS)
+    return curves.bands(tables.curves, quantity)
+
+
 def render(tables: Tables, uri: str) -> str:
     """The self-contained interactive HTML report."""
     sections: list[report.Section] = []
     waiting = "Not enough finished results yet: export again as the study runs."
+    if tables.curves is not None:
+        sections.append(_recommendation_section(tables, waiting))
+    score_bands, gain_bands = _bands(tables, "score"), _bands(tables, "gain")
 
     fronts = report.Section(
         "Pareto fronts: zero-shot score against intermediate-training cost",
@@ -211,7 +241,8 @@ def render(tables: Tables, uri: str) -> str:
     for i, objective in enumerate(objectives(tables.points)):
         points = tables.points[tables.points[OBJECTIVE] == objective]
         fronts.items.append(report.figure_html(
-            report.pareto_figure(points, tables.fronts[tables.fronts[OBJECTIVE] == objective], objective), f"pareto-{i}"
+            report.pareto_figure(points, tables.fronts[tables.fronts[OBJECTIVE] == objective], objective,
+                                 bands=score_bands[score_bands[OBJECTIVE] == objective]), f"pareto-{i}"
         ))
     fronts.items.append(report.table_html(_front_columns(tables.fronts), "frontier points", collapsed=True)
                         if not tables.fronts.empty else f"<p>{waiting}</p>")
@@ -229,7 +260,7 @@ def render(tables: Tables, uri: str) -> str:
     if trained.dropna(subset=["gain"]).empty:
         gain_section.items.append(f"<p>{waiting}</p>")
     else:
-        gain_section.items.append(report.figure_html(report.gains_figure(tables.gains, OBJECTIVE), "gains"))
+        gain_section.items.append(report.figure_html(report.gains_figure(tables.gains, OBJECTIVE, bands=gain_bands), "gains"))
         gain_section.items.append(report.table_html(_gain_columns(trained), "gains", collapsed=True))
     sections.append(gain_section)
 
@@ -287,11 +318,43 @@ def render(tables: Tables, uri: str) -> str:
     data.items.append("<ul>" + "".join(
         f"<li><a href='{name}'>{name}</a></li>"
         for name in ("results.parquet", "results.csv", "pareto_front.csv", "gains.csv", "size_comparison.csv",
-                     "language_gains.csv", "dev_vs_zero_shot.csv", "rank_correlation.csv")
+                     "language_gains.csv", "dev_vs_zero_shot.csv", "rank_correlation.csv", "curves.csv",
+                     "recommendation.csv", "best_size_by_budget.csv", "crossovers.csv")
     ) + "</ul>")
     sections.append(data)
     summary = _summary(tables.results, uri, tables.convention)
     return report.render_page(f"xstudy report: {_study_name(tables.results, uri)}", summary, sections)
+
+
+def _recommendation_section(tables: Tables, waiting: str) -> report.Section:
+    """The answer first: per size, what to train and for how long, from the fitted curves."""
+    section = report.Section(
+        "Recommendation: which intermediate task, and how many steps",
+        "Per model size, for the overall score: the intermediate task and step count whose fitted gain curve "
+        f"is within {recommend.DEFAULT_WITHIN:g} points of its plateau gain, with the 95% interval of the predicted "
+        "gain and score there (`xstudy recommend PATH --budget-gpu-hours H` answers for a GPU-hour budget). "
+        "Curves: a - b*(s+s0)^-c fitted per seed with 4 or more milestones (simpler families with fewer, as "
+        "curves.csv's family column says); intervals are t intervals over seeds, or the fit's own with one "
+        "seed. 'extrapolated' marks a step count past the last measured milestone: a prediction, not a "
+        "measurement. curves.csv's holdout_error checks each curve by refitting without its last milestone.",
+    )
+    rec = tables.recommendation
+    if rec is None or rec.empty:
+        section.items.append(f"<p>{waiting}</p>")
+        return section
+    shown = rec[["model", "intermediate_task", "steps", "predicted_gain", "gain_ci_low", "gain_ci_high",
+                 "predicted_score", "score_ci_low", "score_ci_high", "extrapolated", "why"]]
+    section.items.append(report.table_html(shown, "recommendation"))
+    if tables.crossovers is not None and not tables.crossovers.empty:
+        section.items.append(report.table_html(tables.crossovers, "crossovers: where a larger size overtakes a smaller one (FLOPs)", collapsed=True))
+    if tables.best_size is not None and not tables.best_size.empty:
+        section.items.append(report.table_html(tables.best_size, "size predicted best at each FLOPs budget", collapsed=True))
+    table = tables.curves.table
+    keep = ["model", "intermediate_task", "target_task", "quantity", "family", "reason", "plateau", "plateau_ci_low",
+            "plateau_ci_high", "steps_to_90", "steps_to_95", "residual_rms", "n_milestones", "n_seeds",
+            "holdout_error", "holdout_within_interval"]
+    section.items.append(report.table_html(table[keep], "fitted curves", collapsed=True))
+    return section
 
 
 def objectives(points: pd.DataFrame) -> list[str]:

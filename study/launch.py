@@ -167,12 +167,16 @@ def rungs_for(spec: StudySpec):
 def scheduler(spec: StudySpec):
     from ray.tune.schedulers import FIFOScheduler
 
-    if not spec.asha.enabled:
+    flat = spec.intermediate_training.stop_when_flat
+    if not spec.asha.enabled and flat is None:
         return FIFOScheduler()
     return GroupedASHA(
-        metric=SIGNAL_METRIC, mode="max", time_attr=TIME_ATTR, rungs=rungs_for(spec), group_of=group_of,
+        metric=SIGNAL_METRIC, mode="max", time_attr=TIME_ATTR,
+        rungs=rungs_for(spec) if spec.asha.enabled else (lambda group: []), group_of=group_of,
         reduction_factor=spec.asha.reduction_factor, min_seeds=len(spec.seeds),
         decisions_uri=storage.join(spec.uri, "scheduler.json"),
+        stop_when_flat=flat.model_dump() if flat is not None else None,
+        milestones_of=lambda config: list(spec.model(point_of(config)["model"]).milestones),
     )
 
 

@@ -15,7 +15,15 @@ what scores below the (1 - 1/rf) quantile of what was already recorded at that r
 Every decision is kept in `decisions` (and written to `decisions_uri`), so a study shows what was stopped,
 when, and against which configurations. Ray Tune does not save a scheduler's state: a resumed study gets the
 scheduler as it was built, empty, so `relocate` reads the decisions back from the study's `scheduler.json`
-(its rungs and stopped configurations with them) and writes there from then on, wherever the study now is.
+(its rungs, stopped configurations and flat-curve histories with them) and writes there from then on,
+wherever the study now is.
+
+With `stop_when_flat` (the spec's `intermediate_training.stop_when_flat`) it also ends a trunk that has
+stopped improving, whatever the other configurations score: from its 3rd milestone on, each result fits the
+trunk's own signal against its steps (`analysis.curves.flat_check`) and stops the trunk when, with the given
+confidence, the next milestone would add less than `min_gain` points. ASHA compares configurations; this
+rule compares a trunk with its own future. Its decisions go into the same list, with `"rule":
+"stop_when_flat"` and the fit's numbers (family, predicted gain, its upper bound).
 """
 
 from __future__ import annotations
@@ -48,6 +56,8 @@ class GroupedASHA(FIFOScheduler):
         reduction_factor: float = 2.0,
         min_seeds: int = 1,
         decisions_uri: str | None = None,
+        stop_when_flat: dict[str, float] | None = None,
+        milestones_of: Callable[[dict[str, Any]], list[int]] | None = None,
     ):
         super().__init__()
         if mode not in ("max", "min"):
@@ -64,6 +74,11 @@ class GroupedASHA(FIFOScheduler):
         self._stopped: set[str] = set()
         self.decisions: list[dict[str, Any]] = []
         self._decisions_uri = decisions_uri  # rewritten after every decision, so a crash loses none
+        if stop_when_flat is not None and milestones_of is None:
+            raise ValueError("stop_when_flat needs milestones_of: the next milestone is what it predicts")
+        self._flat = dict(stop_when_flat) if stop_when_flat is not None else None  # min_gain, confidence
+        self._milestones_of = milestones_of
+        self._history: dict[str, dict[int, float]] = {}  # trial_id -> milestone -> signal
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec) -> bool:
         return True  # metric and mode are fixed by the study spec
@@ -81,7 +96,35 @@ class GroupedASHA(FIFOScheduler):
         return self._rungs[group].get(t)
 
     def decide(self, trial_id: str, config: dict[str, Any], result: dict[str, Any]) -> str:
-        """The scheduling decision for one result; pure apart from recording it (tested without Ray)."""
+        """The scheduling decision for one result; pure apart from recording it (tested without Ray).
+
+        ASHA's rule first; a result ASHA lets go on is then judged by the flat-curve rule when it is on."""
+        decision = self._asha(trial_id, config, result)
+        if decision == STOP or self._flat is None:
+            return decision
+        return self._flat_decision(trial_id, config, result)
+
+    def _flat_decision(self, trial_id: str, config: dict[str, Any], result: dict[str, Any]) -> str:
+        group = self._group_of(config)
+        t, score = result.get(self._time_attr), result.get(self._metric)
+        if group is None or t is None:
+            return CONTINUE
+        history = self._history.setdefault(trial_id, {})
+        history[int(t)] = float("nan") if score is None else float(score)
+        later = [m for m in self._milestones_of(config) if m > t]
+        if len(history) < 3 or not later:
+            return CONTINUE  # too few points to fit, or nothing left to save
+        from analysis.curves import flat_check
+
+        steps = sorted(history)
+        check = flat_check(steps, [history[s] for s in steps], float(min(later)), self._flat["min_gain"],
+                           self._flat["confidence"])
+        self._write({"rule": "stop_when_flat", "group": group, "milestone": t, "trial_id": trial_id,
+                     "config": config_key(config), "score": history[int(t)], "decision": check["decision"],
+                     **{k: v for k, v in check.items() if k not in ("rule", "decision")}})
+        return STOP if check["decision"] == "STOP" else CONTINUE
+
+    def _asha(self, trial_id: str, config: dict[str, Any], result: dict[str, Any]) -> str:
         key = config_key(config)
         if key in self._stopped:
             return STOP  # a sibling seed's configuration was judged below the cutoff
@@ -126,27 +169,39 @@ class GroupedASHA(FIFOScheduler):
         if not storage.exists(decisions_uri):
             return
         recorded = json.loads(storage.read_text(decisions_uri))
-        known = {(d["trial_id"], d["milestone"]) for d in self.decisions}
+
+        def ident(d: dict[str, Any]) -> tuple:
+            return d.get("rule", "asha"), d["trial_id"], d["milestone"]
+
+        known = {ident(d) for d in self.decisions}
         for d in recorded:
-            if (d["trial_id"], d["milestone"]) in known:
+            if ident(d) in known:
+                continue
+            if d.get("rule") == "stop_when_flat":  # the trunk's own history; a stopped trunk is not run again
+                self._history.setdefault(d["trial_id"], {})[int(d["milestone"])] = float(d["score"])
                 continue
             rung = self._rung(d["group"], d["milestone"])
             if rung is None:  # a milestone no longer in the group's rungs: keep the record, rank nothing on it
                 rung = self._rungs[d["group"]].setdefault(d["milestone"], {})
             score = d.get("trial_score", d["score"] if d["seeds_at_rung"] == 1 else None)
             rung[d["trial_id"]] = (d["config"], float("nan") if score is None else float(score))
+            if score is not None:  # the trunk's history for the flat-curve rule too
+                self._history.setdefault(d["trial_id"], {})[int(d["milestone"])] = float(score)
             if d["decision"] == STOP:
                 self._stopped.add(d["config"])
-        done = {(r["trial_id"], r["milestone"]) for r in recorded}
-        self.decisions = [*recorded, *(d for d in self.decisions if (d["trial_id"], d["milestone"]) not in done)]
+        done = {ident(r) for r in recorded}
+        self.decisions = [*recorded, *(d for d in self.decisions if ident(d) not in done)]
 
     def _record(self, group, t, trial_id, key, score, cutoff, compared, decision, n_seeds=1) -> None:
         trial_score = self._rungs[group][t][trial_id][1]  # this trial's own; `score` is its configuration's mean
-        self.decisions.append(
-            {"group": group, "milestone": t, "trial_id": trial_id, "config": key, "score": score,
+        self._write(
+            {"rule": "asha", "group": group, "milestone": t, "trial_id": trial_id, "config": key, "score": score,
              "trial_score": trial_score, "seeds_at_rung": n_seeds, "cutoff": cutoff, "compared_with": compared,
              "decision": decision}
         )
+
+    def _write(self, decision: dict[str, Any]) -> None:
+        self.decisions.append(decision)
         if self._decisions_uri:
             from study import storage
 
@@ -156,5 +211,7 @@ class GroupedASHA(FIFOScheduler):
         return self.decide(trial.trial_id, trial.config, result)
 
     def debug_string(self) -> str:
-        stopped = sum(d["decision"] == STOP for d in self.decisions)
-        return f"GroupedASHA: {len(self._rungs)} group(s), {stopped} configuration(s) stopped at a rung"
+        stopped = sum(d["decision"] == STOP and d.get("rule") == "asha" for d in self.decisions)
+        flat = sum(d["decision"] == STOP and d.get("rule") == "stop_when_flat" for d in self.decisions)
+        return (f"GroupedASHA: {len(self._rungs)} group(s), {stopped} configuration(s) stopped at a rung"
+                + (f", {flat} trunk(s) stopped on a flat curve" if self._flat is not None else ""))

@@ -132,6 +132,17 @@ class TargetTraining(Strict):
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
 
 
+class StopWhenFlat(Strict):
+    """End a trunk once its fitted curve has flattened (`study.scheduler.GroupedASHA`, `analysis.curves.flat_check`).
+
+    From its 3rd milestone on, a trunk's ASHA signal (English dev, chance-normalised points) is fitted against
+    its steps; the trunk stops when, with `confidence`, the next milestone would add less than `min_gain` points.
+    """
+
+    min_gain: float = Field(0.5, gt=0, description="points of ASHA's signal the next milestone must be able to add")
+    confidence: float = Field(0.9, gt=0, lt=1, description="one-sided confidence that the gain is below min_gain")
+
+
 class IntermediateTraining(Strict):
     schedule: Literal["branch", "independent"] = Field(
         "branch",
@@ -153,6 +164,18 @@ class IntermediateTraining(Strict):
         description="batch intermediate examples of similar length together, within shuffled windows of 50 "
         "batches (study.train.DataStream): far less padding on real data, the same examples per epoch",
     )
+    stop_when_flat: StopWhenFlat | None = Field(
+        None, description="optional: stop a trunk whose fitted curve has flattened (off when absent)",
+    )
+
+    @model_validator(mode="after")
+    def _flat_needs_a_trunk(self) -> IntermediateTraining:
+        if self.stop_when_flat is not None and self.schedule != "branch":
+            raise ValueError(
+                "stop_when_flat needs schedule 'branch': it ends a trunk that passes every milestone, and an "
+                "'independent' run trains to one step count"
+            )
+        return self
 
 
 class MixtureSpec(Strict):

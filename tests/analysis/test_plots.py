@@ -149,3 +149,21 @@ def test_dev_vs_zero_shot_one_colour_per_step_count(small_study, tmp_path):
     assert [c.get_label() for c in scatters] == ["0 steps", "100 steps", "1000 steps"]
     assert len({tuple(c.get_facecolor()[0]) for c in scatters}) == 3
     assert _valid(plot_dev_vs_zero_shot(points, rank_correlation(points), tmp_path / "dev.png"))
+
+
+def test_holdout_plot_is_written_from_the_curves_table(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from analysis import curves, plots
+
+    steps = (0, 100, 200, 400, 800)
+    rows = [{"model": m, "intermediate_task": "nli", "target_task": "overall", "seed": seed, "intermediate_steps": s,
+             "model_params": p, "score": 50 + seed + g * (1 - (1 + s / 100) ** -1.0), "gain": g * (1 - (1 + s / 100) ** -1.0),
+             "intermediate_flops": 1e9 * s, "gpu_hours": np.nan}
+            for m, p, g in (("a", 1, 4.0), ("b", 2, 6.0)) for seed in (0, 1) for s in steps]
+    table = curves.fit_curves(pd.DataFrame(rows)).table
+    summary = curves.holdout_summary(table)
+    assert summary["curves"] == 2 and summary["median_abs_error"] < 0.1  # noise-free: the refit predicts it
+    png, svg = plots.plot_holdout(table, tmp_path / "holdout.png")
+    assert png.read_bytes().startswith(b"\x89PNG") and svg.exists()

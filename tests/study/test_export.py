@@ -172,3 +172,25 @@ def test_export_says_each_stage_as_it_is_done(tmp_path, monkeypatch):
         (stage, storage.exists(storage.join(uri, "report", "report.html")))))
     assert [s for s, _ in written_at] == list(exporter.STAGES)
     assert [done for _, done in written_at] == [False, False, False, True], "the report is the last stage"
+
+
+def test_export_writes_curves_with_the_holdout_check_and_a_recommendation(tmp_path, monkeypatch):
+    """The synthetic study's gains are 0, 2, 3 (small) and 0, 1, 1 (large) at 0, 100, 1000 steps. Held back,
+    the 1000-step milestone is predicted by the line through the first two: 20 (small) and 10 (large)."""
+    uri = write_study(str(tmp_path / "syn"))
+    monkeypatch.setattr(exporter, "draw", lambda tables, folder: {})
+    written = exporter.export(uri)
+    table = pd.read_csv(io.StringIO(storage.read_text(written["curves"])))
+    assert {"family", "residual_rms", "n_milestones", "n_seeds", "holdout_error", "plateau", "reason"} <= set(table.columns)
+    gains = table[(table.quantity == "gain") & (table.target_task == "overall")].set_index("model")
+    assert set(gains["family"]) == {"log-linear"} and (gains["n_milestones"] == 3).all() and (gains["n_seeds"] == 3).all()
+    assert gains.loc["small", "holdout_error"] == pytest.approx(17.0)
+    assert gains.loc["large", "holdout_error"] == pytest.approx(9.0)
+    assert gains["reason"].str.contains("too few for a saturating fit").all()
+    rec = pd.read_csv(io.StringIO(storage.read_text(written["recommendation"])))
+    assert rec["model"].tolist() == ["small", "large"]
+    assert rec["intermediate_task"].tolist() == ["nli", "nli"]
+    assert rec["steps"].tolist() == [1000, 100]  # the best measured milestone; the large size gains no more after 100
+    page = storage.read_text(written["report"])
+    assert page.index("Recommendation: which intermediate task") < page.index("Pareto fronts")
+    assert "small, nli fit" in page and "large, nli band" in page  # fitted curves and bands in the plotly figures

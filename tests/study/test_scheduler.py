@@ -163,3 +163,84 @@ def test_a_moved_study_keeps_its_decisions_and_writes_where_it_now_is(tmp_path):
     written = json.loads((new / "scheduler.json").read_text())
     assert written[: len(before)] == before and [d["trial_id"] for d in written[len(before):]] == ["l0", "l1"]
     assert not old.exists()  # nothing written where the study was
+
+
+def flat_scheduler(asha_rungs=None, uri=None):
+    return GroupedASHA(
+        metric="dev_signal", mode="max", time_attr="intermediate_steps", rungs=asha_rungs or {},
+        group_of=group_of, decisions_uri=uri, stop_when_flat={"min_gain": 0.5, "confidence": 0.9},
+        milestones_of=lambda config: [0, 50, 100, 200, 400, 800],
+    )
+
+
+def test_flat_stopper_stops_a_flat_trunk_and_records_its_numbers(tmp_path):
+    import json
+
+    s = flat_scheduler(uri=str(tmp_path / "scheduler.json"))
+    config = cfg("small", lr=0.5)
+    curve = [(0, 10.0), (50, 20.0), (100, 20.2), (200, 20.25)]
+    decisions = [s.decide("flat", config, at(t, v)) for t, v in curve]
+    assert decisions == [CONTINUE, CONTINUE, CONTINUE, STOP]
+    written = json.loads((tmp_path / "scheduler.json").read_text())
+    flat = [d for d in written if d.get("rule") == "stop_when_flat"]
+    assert [d["decision"] for d in flat] == ["CONTINUE", "STOP"]  # judged from the 3rd milestone on
+    stop = flat[-1]
+    assert stop["trial_id"] == "flat" and stop["milestone"] == 200 and stop["next_milestone"] == 400
+    assert stop["upper_bound"] < stop["min_gain"] == 0.5 and stop["confidence"] == 0.9
+    assert stop["n_milestones"] == 4 and stop["family"] == "saturating"
+
+
+def test_flat_stopper_lets_a_rising_trunk_go_on():
+    s = flat_scheduler()
+    config = cfg("small", lr=0.25)
+    curve = [(0, 10.0), (50, 12.0), (100, 14.1), (200, 18.0), (400, 25.0)]
+    assert [s.decide("rising", config, at(t, v)) for t, v in curve] == [CONTINUE] * 5
+    assert all(d["decision"] == "CONTINUE" for d in s.decisions)
+
+
+def test_flat_stopper_works_beside_asha():
+    """ASHA still stops a configuration below the rung's cutoff; the flat rule only judges what ASHA keeps."""
+    s = flat_scheduler(asha_rungs={"small": [100]})
+    assert s.decide("a", cfg("small"), at(100, 60.0)) == CONTINUE
+    assert s.decide("b", cfg("small"), at(100, 40.0)) == STOP
+    rules = {(d["trial_id"], d["rule"]) for d in s.decisions}
+    assert rules == {("a", "asha"), ("b", "asha")}
+
+
+def test_the_spec_turns_the_flat_stopper_on_even_without_asha(tmp_path):
+    from ray.tune.schedulers import FIFOScheduler
+
+    from helpers import small_spec
+    from study import launch
+
+    models = [{"name": "tiny", "source": {"builtin": "tiny", "mlm_steps": 10}, "steps": [0, 10, 20, 40, 80]}]
+    off = small_spec(str(tmp_path), models=models, asha={"enabled": False})
+    assert type(launch.scheduler(off)) is FIFOScheduler
+    spec = small_spec(str(tmp_path), models=models, asha={"enabled": False},
+                      intermediate_training={"stop_when_flat": {"min_gain": 0.5, "confidence": 0.9}})
+    s = launch.scheduler(spec)
+    config = {"point": {"model": "tiny", "intermediate_task": "builtin_nli", "seed": 0}, "intermediate_lr": 1e-3}
+    curve = [(0, 10.0), (10, 20.0), (20, 20.2), (40, 20.25)]
+    assert [s.decide("t", config, at(t, v)) for t, v in curve][-1] == STOP
+    assert s.decisions[-1]["next_milestone"] == 80 and s.decisions[-1]["rule"] == "stop_when_flat"
+
+
+def test_a_resumed_flat_stopper_goes_on_with_the_trunks_history(tmp_path):
+    """Relocated after a resume, the flat-curve rule fits the trunk's earlier milestones too (read back from
+    scheduler.json, ASHA's entries and its own), not only what it sees after the resume."""
+    from ray import cloudpickle as pickle
+
+    uri = str(tmp_path / "scheduler.json")
+    built = flat_scheduler(asha_rungs={"small": [50, 100, 200]}, uri=uri)
+    pickled = pickle.dumps(built)
+    config = cfg("small", lr=0.5)
+    for t, v in [(50, 20.0), (100, 20.2)]:
+        assert built.decide("flat", config, at(t, v)) == CONTINUE
+    restored = pickle.loads(pickled)
+    restored.relocate(uri)
+    whole = flat_scheduler(asha_rungs={"small": [50, 100, 200]})  # the same results, never interrupted
+    for t, v in [(50, 20.0), (100, 20.2)]:
+        whole.decide("flat", config, at(t, v))
+    assert restored.decide("flat", config, at(200, 20.25)) == whole.decide("flat", config, at(200, 20.25)) == STOP
+    assert restored.decisions[-1]["rule"] == "stop_when_flat" and restored.decisions[-1]["n_milestones"] == 3
+    assert restored.decisions[-1]["upper_bound"] == whole.decisions[-1]["upper_bound"]

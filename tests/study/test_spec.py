@@ -75,6 +75,14 @@ CASES = [
     ("missing name", lambda d: d["study"].pop("name"), "study.name", "Field required"),
     ("bad name", lambda d: d["study"].update(name="a b"), "study.name", "pattern"),
     ("duplicate seeds", lambda d: d.update(seeds=[1, 1]), "seeds", "unique"),
+    ("flat stopper confidence", lambda d: d.update(intermediate_training={"stop_when_flat": {"confidence": 1.5}}),
+     "intermediate_training.stop_when_flat.confidence", "less than 1"),
+    ("flat stopper gain", lambda d: d.update(intermediate_training={"stop_when_flat": {"min_gain": 0}}),
+     "intermediate_training.stop_when_flat.min_gain", "greater than 0"),
+    ("flat stopper key", lambda d: d.update(intermediate_training={"stop_when_flat": {"min_gian": 1}}),
+     "intermediate_training.stop_when_flat.min_gian", "unknown key"),
+    ("flat stopper without a trunk", lambda d: d.update(intermediate_training={
+        "schedule": "independent", "stop_when_flat": {}}), "intermediate_training", "needs schedule 'branch'"),
 ]
 
 
@@ -115,3 +123,11 @@ def test_source_errors_name_the_inner_field():
     assert "models[0].source.builtin" in errors
     errors = _errors(lambda d: d["models"][0].update(source={"hub": "x", "hubb": 1}))
     assert "models[0].source.hubb" in errors
+
+
+def test_the_flat_stopper_is_off_by_default_and_takes_its_defaults():
+    assert parse_spec(copy.deepcopy(BASE)).intermediate_training.stop_when_flat is None
+    data = copy.deepcopy(BASE)
+    data["intermediate_training"] = {"stop_when_flat": {}}
+    flat = parse_spec(data).intermediate_training.stop_when_flat
+    assert (flat.min_gain, flat.confidence) == (0.5, 0.9)

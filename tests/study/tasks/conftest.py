@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parents[3]
 REAL_MODEL = ROOT / ".cache" / "real-model"
@@ -35,8 +36,12 @@ def real_model_dir() -> Path:
     script = shared_root() / "tools" / "make_real_model.sh"
     if not script.is_file():
         pytest.skip(f"{script} is absent (set XSTUDY_SHARED_DIR): no real multilingual encoder to test with")
-    done = subprocess.run(["bash", str(script), str(REAL_MODEL), sys.executable], capture_output=True, text=True,
-                          timeout=900)
+    REAL_MODEL.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(REAL_MODEL) + ".lock"):  # test processes running side by side build it once
+        if (REAL_MODEL / "model.safetensors").is_file() and (REAL_MODEL / "tokenizer.json").is_file():
+            return REAL_MODEL
+        done = subprocess.run(["bash", str(script), str(REAL_MODEL), sys.executable], capture_output=True, text=True,
+                              timeout=900)
     if done.returncode != 0 or not (REAL_MODEL / "tokenizer.json").is_file():
         pytest.skip(f"building the real encoder failed (exit {done.returncode}; the package registry may be "
                     f"unreachable): {done.stderr[-500:]}")
