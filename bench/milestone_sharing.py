@@ -33,7 +33,7 @@ import torch
 
 from summary import emit  # bench/summary.py: scripts run as `python bench/NAME.py`
 
-MODELS = {"tiny": 800, "small": 500}  # the smoke study's sizes and their masked-LM pretraining steps
+MODELS = {"tiny": 800, "small": 500}  # the built-in sizes and masked-LM pretraining steps as BENCHMARKS.md measured them
 CONFIG = {"intermediate_task": "builtin_nli", "seed": 0, "intermediate_lr": 5e-4, "target_lr": 2e-3}
 
 

@@ -54,7 +54,7 @@ import numpy as np
 
 from summary import emit  # bench/summary.py: scripts run as `python bench/NAME.py`
 
-MLM_STEPS = {"tiny": 800, "small": 500}  # the smoke study's sizes
+MLM_STEPS = {"tiny": 800, "small": 500}  # the built-in sizes as BENCHMARKS.md measured them
 SIZES = ["tiny", "small"]
 TASKS = ["builtin_nli", "builtin_squad"]
 TARGETS = ["builtin_pos", "builtin_xnli", "builtin_tatoeba"]

@@ -9,7 +9,9 @@ mT5's encoder, mDeBERTa or RemBERT alike.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,11 +19,36 @@ from typing import Any
 import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer
+from transformers.utils import logging as transformers_logging
 
 from study.cache import REQUIRE_PREPARED_ENV, NotPrepared, require_prepared
 from study.flops import Shape, shape_of
 from study.spec import BuiltinSource, HubSource, ModelSpec, PathSource
 from study.weights import ensure_safetensors, pickled_weights
+
+
+PRETRAINING_HEADS = ("lm_head.", "cls.", "pooler.", "decoder.", "lm_loss", "shared.")  # weights an encoder leaves unused
+_REPORT_ROW = re.compile(r"^\s*(\S+)\s*\|\s*([A-Z_ ]+?)\s*\|")
+
+
+class PretrainingHeadReport(logging.Filter):
+    """Drops transformers' load report when everything it lists is a pretraining head's weight left unused
+    ("UNEXPECTED"): an encoder loaded from a masked-LM checkpoint leaves its LM head out by design, and the
+    report, repeated by every trial and worker, buried a study's output. A report with any other entry (a
+    missing or mismatched weight, an unexpected encoder weight) is kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "LOAD REPORT" not in message:
+            return True
+        rows = [m.groups() for m in map(_REPORT_ROW.match, message.splitlines()) if m and m.group(1) != "Key"]
+        return not rows or not all(status == "UNEXPECTED" and key.startswith(PRETRAINING_HEADS) for key, status in rows)
+
+
+logging.getLogger("transformers.modeling_utils").addFilter(PretrainingHeadReport())
+# Every trial (and every restart of one) loads its encoder: transformers' per-load progress bar, repeated
+# by each of them, is noise in a study's output.
+transformers_logging.disable_progress_bar()
 
 
 @dataclass

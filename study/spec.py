@@ -645,17 +645,21 @@ def length_errors(data: dict[str, Any]) -> list[tuple[str, str]]:
     tokens must fit), naming the tasks and the minimum."""
     from study.tasks import registry
 
-    names = [t for t in data.get("intermediate_tasks") or [] if isinstance(t, str)]
-    for entry in data.get("intermediate_tasks") or []:
+    def listed(key: str) -> list:  # the schema's own errors name a field that is not a list
+        value = data.get(key)
+        return value if isinstance(value, list) else []
+
+    names = [t for t in listed("intermediate_tasks") if isinstance(t, str)]
+    for entry in listed("intermediate_tasks"):
         if isinstance(entry, dict) and isinstance(entry.get("tasks"), list):
             names += [t for t in entry["tasks"] if isinstance(t, str)]
-    for target in data.get("target_tasks") or []:
+    for target in listed("target_tasks"):
         name = target.get("task") if isinstance(target, dict) else target
         task = registry.get(name, None) if isinstance(name, str) else None
         names += [name, *task.train_first, task.training_set] if task is not None else []
     tasks = [registry.get(n) for n in dict.fromkeys(names) if isinstance(n, str) and registry.get(n, None) is not None]
     errors = []
-    for i, model in enumerate(data.get("models") or []):
+    for i, model in enumerate(listed("models")):
         length = model.get("max_length", ModelSpec.model_fields["max_length"].default) if isinstance(model, dict) else None
         if not isinstance(length, int):
             continue

@@ -18,7 +18,7 @@ import transformers
 from transformers import AutoTokenizer
 
 from study import results
-from helpers import small_spec
+from helpers import TEST_MLM_STEPS, small_spec
 
 SMALL = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64}
 
@@ -91,3 +91,20 @@ def test_a_trial_runs_over_each_encoder_family(family, tokenizer, tmp_path):
     assert set(rows[rows.split == "test"].language) >= {"xa", "xb", "xc"}
     assert rows.value.between(0, 100).all() and (rows.target_tokens[rows.target_task != "builtin_tatoeba"] > 0).all()
     assert (rows.model_params == encoder.n_params).all()
+
+
+def test_loading_an_encoder_from_a_masked_lm_checkpoint_logs_no_report_of_its_unused_head(caplog):
+    """transformers reports the LM head an encoder leaves unused: dropped (study.model.PretrainingHeadReport),
+    while a report of a missing weight is kept."""
+    import logging
+
+    from study.model import PretrainingHeadReport, load_encoder
+    from study.spec import ModelSpec
+
+    with caplog.at_level(logging.WARNING, logger="transformers.modeling_utils"):
+        load_encoder(ModelSpec(name="t", source={"builtin": "tiny", "mlm_steps": TEST_MLM_STEPS}, steps=[0]))
+    assert not [r for r in caplog.records if "LOAD REPORT" in r.getMessage()]
+    missing = ("XLMRobertaModel LOAD REPORT from: x\nKey | Status |  |\n---+---+--+-\n"
+               "lm_head.bias | UNEXPECTED |  |\nencoder.layer.0.output.dense.weight | MISSING |  |\n")
+    record = logging.LogRecord("transformers.modeling_utils", logging.WARNING, "", 0, missing, None, None)
+    assert PretrainingHeadReport().filter(record), "a missing weight is still reported"

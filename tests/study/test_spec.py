@@ -83,6 +83,8 @@ CASES = [
      "intermediate_training.stop_when_flat.min_gian", "unknown key"),
     ("flat stopper without a trunk", lambda d: d.update(intermediate_training={
         "schedule": "independent", "stop_when_flat": {}}), "intermediate_training", "needs schedule 'branch'"),
+    ("models not a list", lambda d: d.update(models=5), "models", "list"),
+    ("target tasks not a list", lambda d: d.update(target_tasks=3), "target_tasks", "list"),
 ]
 
 
