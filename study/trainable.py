@@ -35,6 +35,7 @@ def run_in_tune(config: dict[str, Any], spec_data: dict[str, Any], env: dict[str
     from ray import tune
 
     environment.apply(env)
+    quiet_checkpoint_logs()
     spec = StudySpec.model_validate(spec_data)
     ctx = tune.get_context()
     model = spec.model(point_of(config)["model"])
@@ -70,6 +71,7 @@ def train_worker(loop_config: dict[str, Any]) -> None:
     import ray.train.torch
 
     environment.apply(loop_config.get("environment"))
+    quiet_checkpoint_logs()
     context = ray.train.get_context()
     spec = StudySpec.model_validate(loop_config["spec"])
     model = spec.model(point_of(loop_config["config"])["model"])
@@ -139,6 +141,15 @@ def run_in_train(spec: StudySpec, config: dict[str, Any], trial_id: str) -> Any:
         ),
     )
     return trainer.fit()
+
+
+def quiet_checkpoint_logs() -> None:
+    """Ray logs "Checkpoint successfully created at: ..." at INFO for every milestone of every trial, and
+    forwards it to the driver's terminal; `xstudy status` and the run's own view say the same per milestone."""
+    import logging
+
+    for name in ("ray.train._internal.storage", "ray.train.v2._internal.execution.storage"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def blocking_tune_report(gate):
