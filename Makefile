@@ -21,8 +21,9 @@ $(STAMP): requirements.lock pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m study.demo search_spaces/smoke.yaml
 
+# Two test processes (pytest-xdist), each test file whole in one of them (module fixtures run once).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile
 
 clean-demo:
 	rm -rf results/smoke
