@@ -13,8 +13,10 @@ from rich.table import Table
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 data_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Look at a task's data.")
 app.add_typer(data_app, name="data")
-console = Console()
-err = Console(stderr=True)
+# soft_wrap: a message is never folded at the console's width (80 columns when output is not a terminal), so a
+# path in it stays whole for copying and for anything that reads the output; a terminal still wraps long lines.
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _load(spec_path: Path):

@@ -15,8 +15,8 @@ from rich.table import Table
 from analysis import curves, recommend
 from study import results, storage
 
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def recommendation(path: str, budget_gpu_hours: float | None = None, within: float = recommend.DEFAULT_WITHIN,

@@ -53,7 +53,7 @@ def transfer_table(df, ctx: LoadContext) -> Table:
 
 def main(argv: list[str]) -> int:
     start = time.perf_counter()
-    console = Console()
+    console = Console(soft_wrap=True)
     spec = load_spec(argv[0] if argv else "search_spaces/smoke.yaml")
     spec = launch.anchored(spec)
     from study.model import prepare_builtin

@@ -164,7 +164,7 @@ def check_hub_command(tasks: list[str] | None, as_json: bool) -> int:
     from rich.console import Console
     from rich.text import Text
 
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     unknown = [t for t in tasks or [] if registry.get(t, None) is None]
     if unknown:
         err.print(Text(f"error: unknown task(s) {unknown}; known: {', '.join(registry.names())}", style="red"), soft_wrap=True)
@@ -174,7 +174,7 @@ def check_hub_command(tasks: list[str] | None, as_json: bool) -> int:
         err.print(Text(f"error: {variable} is set, so the hub cannot be checked; run without it "
                        f"(e.g. `{variable}=0 xstudy data check-hub`)", style="red"), soft_wrap=True)
         return 2
-    console = Console()
+    console = Console(soft_wrap=True)
 
     def show_one(result: BuilderCheck) -> None:
         if as_json:

@@ -133,7 +133,7 @@ def inspect_command(task: str, languages: list[str] | None, data_dir: str | None
     malformed (the message names the file, the line and what was expected), or a split the spec needs is
     missing; 2 an unknown task or language, or a spec that is invalid or does not read the task.
     """
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     the_task = registry.get(task, None)
     if the_task is None:
         err.print(Text(f"error: unknown task {task!r}; known: {', '.join(registry.names())}", style="red"), soft_wrap=True)
@@ -176,7 +176,7 @@ def inspect_command(task: str, languages: list[str] | None, data_dir: str | None
             out["needed_missing"] = [list(x) for x in needed_missing]
         sys.stdout.write(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
     else:
-        console = Console()
+        console = Console(soft_wrap=True)
         table = Table(title=f"{the_task.name} ({the_task.format_name}, metric {the_task.metric}): examples as scored")
         table.add_column("language")
         for split in SPLIT_ORDER:

@@ -503,7 +503,7 @@ def score_command(pred_dir: Path, label_dir: Path, benchmark: str, as_json: bool
     """
     from study.console_progress import bar
 
-    errors = Console(stderr=True)
+    errors = Console(stderr=True, soft_wrap=True)
     try:
         files = sum(len(langs) for langs in TASK_LANGUAGES.get(benchmark, {}).values())
         with bar("scoring", files, console=errors) as progress:
@@ -518,5 +518,5 @@ def score_command(pred_dir: Path, label_dir: Path, benchmark: str, as_json: bool
     if as_json:
         sys.stdout.write(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     else:
-        render_scores(result, Console())
+        render_scores(result, Console(soft_wrap=True))
     return 0

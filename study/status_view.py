@@ -24,12 +24,12 @@ def status_command(path: str, as_json: bool, watch: bool = False, interval: floa
     try:
         status = gather(path)
     except FileNotFoundError as exc:
-        Console(stderr=True).print(f"[bold red]no status[/]: {exc}", highlight=False)
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]no status[/]: {exc}", highlight=False)
         return 2
     if as_json:
         print(json.dumps(status, indent=2, default=str))
         return 0
-    console = console or Console()
+    console = console or Console(soft_wrap=True)
     if not watch:
         for renderable in render(status):
             console.print(renderable)

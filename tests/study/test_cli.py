@@ -38,6 +38,19 @@ def test_validate_lists_every_error_with_its_field(tmp_path):
     assert "target_tasks[3]: unknown task 'xnli_typo'" in out
 
 
+def test_a_long_path_in_a_message_is_printed_whole_at_any_console_width(tmp_path, monkeypatch):
+    """Output that is not a terminal is 80 columns wide (or COLUMNS, which pytest-xdist sets): a path in an
+    error stays on one line, so it can be copied and matched."""
+    deep = tmp_path / ("a-folder-with-a-long-name-" * 4) / "spec.yaml"
+    deep.parent.mkdir()
+    deep.write_text("name: [unclosed\n")
+    for columns in ("40", "80"):
+        monkeypatch.setenv("COLUMNS", columns)
+        result = CliRunner().invoke(app, ["validate", str(deep)])
+        assert result.exit_code == 2
+        assert str(deep) in result.output, result.output
+
+
 def test_resume_of_a_folder_without_a_study(tmp_path):
     result = CliRunner().invoke(app, ["resume", str(tmp_path)])
     assert result.exit_code == 2
