@@ -31,3 +31,18 @@ class WordTokenizer:
     def __call__(self, texts, truncation=True, max_length=64):
         ids = [[self.vocab.setdefault(w.lower().strip(".?"), len(self.vocab)) for w in t.split()][:max_length] for t in texts]
         return {"input_ids": ids}
+
+
+class PairTokenizer:
+    """Words "wN" -> id N + 3, between <s> (0) and </s> (2), with a second text after its own </s>; cut at
+    max_length as a real tokenizer would (an id of a cut position is dropped, <s> is kept)."""
+
+    def __call__(self, a, b=None, truncation=True, max_length=64):
+        def words(text):
+            return [int(w[1:]) + 3 for w in text.split()]
+
+        out = []
+        for i, text in enumerate(a):
+            ids = [0, *words(text), 2] + ([*words(b[i]), 2] if b is not None else [])
+            out.append(ids[:max_length])
+        return {"input_ids": out}
