@@ -122,6 +122,7 @@ def test_hub_errors_name_the_dataset_and_both_ways_to_get_it(monkeypatch):
     def script_repo(path, split=None, **kwargs):
         raise RuntimeError("Dataset scripts are no longer supported, but found toy.py")
 
+    monkeypatch.delenv(S.DATA_DIR_ENV, raising=False)
     monkeypatch.setattr(datasets, "load_dataset", script_repo)
     with pytest.raises(DataError, match=r"'org/toy' config 'toy.de' split 'test' is a dataset loading script.*"
                                         r"instead: a repository with data files"):
