@@ -1,4 +1,7 @@
-"""Fitted duration curves: score and gain against intermediate steps, with intervals, plateaus and crossovers.
+"""Kept as one module: the fit and everything read off it (plateaus, crossovers, bands, the held-back-milestone
+check) share the `Curve` type and the family rules, which the docstring (about 40 lines) defines.
+
+Fitted duration curves: score and gain against intermediate steps, with intervals, plateaus and crossovers.
 
 Pure functions over the results table (`study.results.SCHEMA`). For each (model size, intermediate task,
 target task or `overall`) the zero-shot test score, and its gain over the step-0 baseline of the same size

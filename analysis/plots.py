@@ -1,4 +1,7 @@
-"""Figures drawn from the tables that `analysis/` computes (fronts, gains, size comparison, per-language gains,
+"""Kept as one module: every figure shares the size order, colours, objective labels and axis helpers, so the
+figures agree with one another and with the report.
+
+Figures drawn from the tables that `analysis/` computes (fronts, gains, size comparison, per-language gains,
 dev against zero-shot); no analysis here.
 
 Figures are built as `matplotlib.figure.Figure` on an Agg canvas rather than through pyplot, so drawing

@@ -1,4 +1,7 @@
-"""The interactive report: plotly figures of the tables that `analysis/` computes, in one offline HTML page.
+"""Kept as one module: the page and its figures share the layout, colour and hover-text helpers that give every
+figure the same interaction.
+
+The interactive report: plotly figures of the tables that `analysis/` computes, in one offline HTML page.
 
 Like `analysis.plots`, this only draws: every number comes from the tables passed in. The page embeds
 plotly.js itself (no CDN, no network), so it opens anywhere, including on a cluster's login node.

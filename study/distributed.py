@@ -1,4 +1,8 @@
-"""A trial over several workers: a Ray Train job (`TorchTrainer`) inside its Ray Tune trial.
+"""Kept as one module: the multi-worker trial (placement, data shards, fully sharded parameters, the shared
+forward) is one protocol between workers, each part relying on the others' layout of shards; about 40 lines are
+the docstring that describes it.
+
+A trial over several workers: a Ray Train job (`TorchTrainer`) inside its Ray Tune trial.
 
 A model size runs this way when `resources.workers > 1`, or when its `parallelism` is set explicitly (then
 also with one worker, e.g. to compare with it); otherwise its trial stays one process (`study.trial`).

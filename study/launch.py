@@ -1,4 +1,7 @@
-"""Build one Ray Tune experiment from a spec, run it, and resume it.
+"""Kept as one module: everything between a spec and its Ray Tune experiment (search space, scheduler, resources,
+tuner); `resume` rebuilds exactly what `run` built, so both stay beside the builders they share.
+
+Build one Ray Tune experiment from a spec, run it, and resume it.
 
 The experiment lives at `<storage>/<study name>`: Ray's own state, the result rows (`rows/`), the spec it
 was made from (`spec.json`), the scheduler's decisions (`scheduler.json`) and, once the run ends, the

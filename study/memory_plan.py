@@ -1,4 +1,7 @@
-"""Per-GPU peak memory of a trial, before launch: what `xstudy plan` shows and `xstudy run` checks.
+"""Kept as one module: one memory model: the docstring derives its terms (about 40 lines), and the estimate, the
+alternatives it proposes and the launch check all read those same terms.
+
+Per-GPU peak memory of a trial, before launch: what `xstudy plan` shows and `xstudy run` checks.
 
 All figures are bytes on one worker's device. A trial's memory is the sum of:
 

@@ -1,4 +1,7 @@
-"""The metrics of XTREME and XTREME-R, computed as the official scorer computes them, on a 0-100 scale.
+"""Kept as one module: the official scorers' arithmetic, one function per metric, sharing the answer normalisations
+and token F1 and registered in one `METRICS` table.
+
+The metrics of XTREME and XTREME-R, computed as the official scorer computes them, on a 0-100 scale.
 
 "Official" means google-research/xtreme `evaluate.py` (HEAD 838c13b) and the scripts it calls: SQuAD
 v1.1's and MLQA's evaluation scripts, seqeval, and the retrieval code (`utils_lareqa`, `utils_mewslix`).

@@ -1,4 +1,7 @@
-"""Score an XTREME / XTREME-R submission folder the way the official `evaluate.py` does.
+"""Kept as one module: a mirror of the official evaluate.py, with one reader and one scorer per task, paired in one
+table (`TASK_FILES`) and sharing the file checks.
+
+Score an XTREME / XTREME-R submission folder the way the official `evaluate.py` does.
 
 A submission is a folder with one sub-folder per task and one file per language, `TASK/test-LANG.EXT`
 (EXT: `json` for the QA tasks, Mewsli-X and LAReQA, `jsonl` for XCOPA, `tsv` otherwise); the label

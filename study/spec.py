@@ -1,4 +1,7 @@
-"""The study spec: a search-space YAML validated by a typed schema.
+"""Kept as one module: one typed schema; its models nest in one another, and the cross-field checks (registry,
+lengths) read the whole spec.
+
+The study spec: a search-space YAML validated by a typed schema.
 
 Every model has `extra="forbid"`, so a typo'd key is an error, not a silently ignored setting. Errors are
 reported with their field path (`models[1].steps`) and the rule they broke, before any compute is spent.

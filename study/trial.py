@@ -1,4 +1,7 @@
-"""One trial: (model size, intermediate task, hyperparameters, seed), through its step milestones.
+"""Kept as one module: the trial's recipe reads top to bottom in one class (the numbered steps below), and its
+milestone state must stay consistent across those steps.
+
+One trial: (model size, intermediate task, hyperparameters, seed), through its step milestones.
 
 The recipe reads top to bottom:
 1. load the encoder and the intermediate task's English training data (several tasks for a mixture);

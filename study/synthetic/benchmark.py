@@ -1,4 +1,8 @@
-"""The built-in benchmark: a generated multilingual world that runs offline in seconds.
+"""Kept as one module: one generated world: the grammar, the lexicons and every task's generator draw from random
+streams keyed by (seed, task, split), and later splits exclude the items of earlier ones, so they are built
+together.
+
+The built-in benchmark: a generated multilingual world that runs offline in seconds.
 
 One grammar over a template English (names, nouns in semantic classes, verbs with selectional
 restrictions, adjectives, determiners, a negation class, a hedge class, prepositions, places).

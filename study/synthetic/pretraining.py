@@ -1,4 +1,7 @@
-"""Tiny XLM-R encoders pretrained offline on the built-in benchmark's generated corpus.
+"""Kept as one module: corpus, tokenizer, pretraining loop and the locked, fingerprinted build of a tiny model
+share FORMAT_VERSION and the pinned numerics; apart, a change to one could miss the fingerprint of another.
+
+Tiny XLM-R encoders pretrained offline on the built-in benchmark's generated corpus.
 
 `ensure_tiny_model(cfg)` returns a folder that `AutoModel` and `AutoTokenizer` load offline. It is
 built once per configuration fingerprint (SHA-256 of the config and FORMAT_VERSION), under a file

@@ -1,4 +1,7 @@
-"""Readers for each dataset's own release format, one small function per format.
+"""Kept as one module: one small reader per release format over shared primitives; split by format, the shared
+guards (`DataError` with file and line, label checks, UTF-8 handling) would be scattered.
+
+Readers for each dataset's own release format, one small function per format.
 
 Every reader returns examples in the shape of a task format (see the format modules): classification
 `{"text_a", "text_b", "label"}`, multiple choice `{"context", "choices", "label"}`, span QA (SQuAD dicts),

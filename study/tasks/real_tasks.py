@@ -1,4 +1,7 @@
-"""Registry entries for the real tasks: the study's English intermediate tasks and the XTREME / XTREME-R targets.
+"""Kept as one module: the catalogue of real tasks, one entry and one plan per dataset over shared hub converters
+and part helpers; it is data, with no logic to split off.
+
+Registry entries for the real tasks: the study's English intermediate tasks and the XTREME / XTREME-R targets.
 
 Each entry names its format, metric, labels and languages, and its loader is a `DataSource` that holds
 both ways to get the data (see `sources.py` for the precedence): release files under a data directory,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from transformers import AutoTokenizer
 
+from study import data as data_module
 from study.data import SplitMemory, ensure_split, folder_bytes, load_split
 from study.model import ensure_builtin
 from study.spec import BuiltinSource
@@ -59,3 +60,27 @@ def test_the_bound_comes_from_the_environment(monkeypatch):
     assert SplitMemory().limit_bytes == 0
     monkeypatch.delenv("XSTUDY_SPLIT_MEMORY_MB")
     assert SplitMemory().limit_bytes == 1024 * 2**20
+
+
+def test_tokenized_splits_are_cached_and_rebuilt_when_files_change(tmp_path, monkeypatch, tokenizer):
+    monkeypatch.setenv("XSTUDY_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "data" / "tatoeba").mkdir(parents=True)
+    src = tmp_path / "data" / "tatoeba" / "tatoeba.deu-eng.deu"
+    src.write_text("Hallo Welt\nGuten Tag\n", encoding="utf-8")
+    (tmp_path / "data" / "tatoeba" / "tatoeba.deu-eng.eng").write_text("Hello world\nGood day\n", encoding="utf-8")
+    task, ctx = registry.get("tatoeba"), LoadContext(data_dir=str(tmp_path / "data"))
+    first = load_split(task, "test", "de", tokenizer, 32, ctx, train=False)
+    assert len(first) == 2 and len(first.features["input_ids"]) == 2
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("tokenized again although nothing changed")
+
+    monkeypatch.setattr(data_module, "_build", no_build)
+    again = load_split(task, "test", "de", tokenizer, 32, ctx, train=False)
+    assert again.features == first.features and again.examples == first.examples
+    monkeypatch.undo()
+    monkeypatch.setenv("XSTUDY_CACHE_DIR", str(tmp_path / "cache"))
+    src.write_text("Hallo Welt\nGuten Abend\n", encoding="utf-8")
+    changed = load_split(task, "test", "de", tokenizer, 32, ctx, train=False)
+    assert changed.examples[1]["source"] == "Guten Abend"
+    assert len(list((tmp_path / "cache" / "data").glob("tatoeba-test-de-*[!k]"))) == 2

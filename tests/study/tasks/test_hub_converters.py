@@ -280,17 +280,3 @@ def test_hub_rows_through_loader_format_and_metric(key, tokenizer, monkeypatch):
     gold = task.format.gold(examples, task)
     assert task.format.count(examples) == len(gold) > 0
     assert task.score(gold, perfect(task.format_name, gold), case.lang)["score"] == pytest.approx(100.0)
-
-
-def test_feature_problems_name_what_the_converter_misses():
-    from study.tasks.real_tasks import hub_tags
-
-    tags = hub_tags("pos_tags")
-    good = FEATURES[("google/xtreme", "udpos")]
-    assert feature_problems(good, tags, UPOS_TAGS) == []
-    assert feature_problems(datasets.Features({"tokens": L(STR), "pos_tags": L(STR)}), tags, UPOS_TAGS) == [
-        "column 'pos_tags' is list<string>, the converter reads list<class_label>"]
-    other = datasets.Features({"tokens": L(STR), "pos_tags": L(CL(names=["NOUN", "NN"]))})
-    assert feature_problems(other, tags, UPOS_TAGS) == [
-        "column 'pos_tags' has class names ['NN'] outside the task's labels " + str(list(UPOS_TAGS))]
-    assert feature_problems(datasets.Features({"words": L(STR)}), tags, UPOS_TAGS)[0].startswith("no column 'tokens'")

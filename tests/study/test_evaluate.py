@@ -9,7 +9,6 @@ import torch
 
 from study.data import Split
 from study.evaluate import score_split
-from study.tasks import base
 from study.tasks.registry import Task
 
 PAD, VOCAB, WIDTH, N = 1, 60, 48, 37  # 37 examples: the last batch is short
@@ -120,15 +119,3 @@ def test_bucketed_evaluation_equals_unbatched_and_max_length_padded(fmt, encoder
     assert bucketed.values == alone.values == naive.values
     assert bucketed.cost.tokens == naive.cost.tokens, "tokens count the input, not the padding"
     assert len(set(map(str, bucketed.predictions))) > 1, "a constant prediction would prove nothing"
-
-
-def test_buckets_cover_every_index_once_and_group_similar_lengths():
-    rng = random.Random(0)
-    lengths = [rng.randrange(1, 100) for _ in range(101)]
-    batches = base.batches_by_length(lengths, 16)
-    assert sorted(i for b in batches for i in b) == list(range(101))
-    assert [len(b) for b in batches] == [16] * 6 + [5]
-    widths = [max(lengths[i] for i in b) for b in batches]
-    assert widths == sorted(widths)
-    # Padding to each batch's longest costs far fewer positions than padding to the longest overall.
-    assert sum(len(b) * w for b, w in zip(batches, widths)) < 0.7 * len(lengths) * max(lengths)

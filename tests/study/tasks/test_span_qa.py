@@ -1,6 +1,7 @@
 """Span QA windows at every max length `xstudy validate` accepts, on every SQuAD-format file of ../shared/data
 (XQuAD in all its languages, MLQA and TyDiQA-GoldP samples) and on questions longer than the window, with the
-real XLM-R sentencepiece tokenizer (multilingual-e5-small's).
+real XLM-R sentencepiece tokenizer (multilingual-e5-small's); and, on a real paragraph, doc-stride windows
+and the choice of the answer across windows or no answer.
 
 The property: tokenization never fails (`tokenizers` panics on a stride that is not strictly less than the
 room a question leaves), no window is longer than max_length, questions are cut to the query limit, every
@@ -13,6 +14,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+import torch
 
 from study.spec import SpecError, parse_spec
 from study.tasks import registry
@@ -146,3 +148,74 @@ def test_a_mixture_member_counts_too():
             "intermediate_tasks": ["none", {"name": "mix", "tasks": ["mnli", "squad_v2"]}], "target_tasks": ["xnli"]}
     with pytest.raises(SpecError, match="squad_v2"):
         parse_spec(spec)
+
+
+# ------------------------------------------------------------- windows and answers on a real paragraph
+class PerfectQA(SpanQA):
+    """Span QA whose 'model' points at the labelled start/end of each window, with a chosen first-token score."""
+
+    def __init__(self, null_score: float):
+        self.null_score = null_score
+
+    def logits(self, encoder, head, batch):
+        n, width = batch["input_ids"].shape
+        start = torch.full((n, width), -10.0)
+        end = torch.full((n, width), -10.0)
+        rows = torch.arange(n)
+        has = batch["start"] > 0
+        start[rows[has], batch["start"][has]] = 5.0
+        end[rows[has], batch["end"][has]] = 5.0
+        start[:, 0] = end[:, 0] = self.null_score / 2
+        return start.masked_fill(batch["attention_mask"] == 0, float("-inf")), end.masked_fill(batch["attention_mask"] == 0, float("-inf"))
+
+
+def long_example(shared_data: Path) -> dict:
+    """A real XQuAD paragraph whose answer sits near the end, so that only later windows hold it."""
+    from study.tasks.readers import read_squad_json
+
+    rows = read_squad_json(shared_data / "xquad" / "xquad.de.json")
+    return max(rows, key=lambda r: r["answers"]["answer_start"][0])
+
+
+def test_doc_stride_windows_on_a_real_paragraph(shared_data, real_tokenizer):
+    ex = long_example(shared_data)
+    task = dataclasses.replace(registry.get("xquad"), doc_stride=24)
+    max_length = 100  # the question keeps at most 48 tokens, leaving at least 48 for the context: stride 24 fits
+    feats = SpanQA().features([ex], real_tokenizer, max_length, task, train=True)
+    n = len(feats["input_ids"])
+    assert n >= 3, "a long context is split into several windows"
+    answer, start = ex["answers"]["text"][0], ex["answers"]["answer_start"][0]
+    holding = 0
+    for f in range(n):
+        assert len(feats["input_ids"][f]) <= max_length
+        s, e, offsets = feats["start"][f], feats["end"][f], feats["offsets"][f]
+        ctx = [o for o in offsets if o[0] >= 0]
+        inside = ctx[0][0] <= start and ctx[-1][1] >= start + len(answer)
+        if inside:
+            holding += 1
+            assert ex["context"][offsets[s][0] : offsets[e][1]] == answer
+        else:
+            assert (s, e) == (0, 0), "a window without the answer points at the first token"
+    assert holding >= 1
+    # Consecutive windows overlap by exactly the stride (in context tokens) and together cover the context.
+    spans = [[tuple(o) for o in offsets if o[0] >= 0] for offsets in feats["offsets"]]
+    for a, b in zip(spans, spans[1:]):
+        assert a[-24:] == b[:24]
+    assert spans[0][0][0] == 0 and spans[-1][-1][1] == len(ex["context"].rstrip())
+
+
+def test_predict_picks_the_answer_across_windows_and_no_answer(shared_data, real_tokenizer):
+    ex = long_example(shared_data)
+    unanswerable = {**ex, "id": "none", "answers": {"text": [], "answer_start": []}}
+    v1 = dataclasses.replace(registry.get("xquad"), doc_stride=24)
+    v2 = dataclasses.replace(registry.get("squad_v2"), doc_stride=24)
+    feats = SpanQA().features([ex, unanswerable], real_tokenizer, 96, v2, train=False)
+    pad = real_tokenizer.pad_token_id
+    # Spans score 10; a first-token score of 0 loses to them, one of 20 beats them.
+    assert PerfectQA(0.0).predict(None, None, feats, [ex, unanswerable], v2, 4, pad).values[0] == ex["answers"]["text"][0]
+    confident_null = PerfectQA(20.0).predict(None, None, feats, [ex, unanswerable], v2, 4, pad).values
+    assert confident_null == ["", ""]
+    # Without the no-answer option (SQuAD v1.1, XQuAD), the best span is returned whatever the first token says.
+    assert PerfectQA(20.0).predict(None, None, feats, [ex, unanswerable], v1, 4, pad).values[0] == ex["answers"]["text"][0]
+    scores = v2.score(SpanQA().gold([ex, unanswerable], v2), confident_null, "en")
+    assert scores["exact_match"] == 50.0  # the unanswerable question is right, the answerable one wrong
