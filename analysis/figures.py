@@ -25,9 +25,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.aggregate import MILESTONE
-from analysis.pareto import FLOPS_AXIS, OVERALL, STEPS_AXIS
+from analysis.pareto import FLOPS_AXIS, OBJECTIVE, OVERALL, STEPS_AXIS
 
-OBJECTIVE = "target_task"  # the column naming what a score is of: a target task, or "overall"
 COST_LABELS = {
     "intermediate_flops": "intermediate-training FLOPs (matmuls: 6 x non-embedding params x tokens + attention)",
     "intermediate_tokens": "intermediate-training tokens (non-padding)",

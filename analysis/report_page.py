@@ -16,7 +16,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from analysis import aggregate, pareto, recommend, report
-from analysis.figures import COST_LABELS, OBJECTIVE, objectives, size_order
+from analysis.figures import COST_LABELS, objectives, size_order
+from analysis.pareto import OBJECTIVE
 from analysis.report import PANEL_HEIGHT
 from analysis.tables import Tables
 

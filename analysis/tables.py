@@ -11,8 +11,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from analysis import aggregate, curves, gains, languages, pareto, recommend, transfer
-from analysis.figures import OBJECTIVE
-from analysis.pareto import OVERALL
+from analysis.pareto import OBJECTIVE, OVERALL
 
 GROUPINGS = ("family", "script")  # language properties the per-language heatmap is also grouped by
 

@@ -34,8 +34,8 @@ import pandas as pd
 import pyarrow as pa
 
 from analysis import aggregate, curves, languages, plots, report_page
-from analysis.figures import OBJECTIVE, objectives
-from analysis.pareto import OVERALL
+from analysis.figures import objectives
+from analysis.pareto import OBJECTIVE, OVERALL
 from analysis.tables import Tables, analyse
 from study import results, storage
 
