@@ -124,6 +124,7 @@ def frontier_table(
 STEPS_AXIS = "intermediate_steps"
 FLOPS_AXIS = "intermediate_flops"
 OVERALL = "overall"  # the `objective` of the overall score (the mean over target tasks)
+OBJECTIVE = "target_task"  # the report's column naming what a score is of: a target task, or OVERALL
 
 
 def study_fronts(points: pd.DataFrame, objective: str = "objective", score: str = "score") -> pd.DataFrame:

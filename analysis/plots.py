@@ -1,8 +1,11 @@
-"""Kept as one module: every figure shares the size order, colours, objective labels and axis helpers, so the
-figures agree with one another and with the report.
+"""Kept as one module: it is the one matplotlib renderer of six figures, each a `plot_*` (the file) and a
+`draw_*` (one panel, which tests and notebooks call on their own axes), and they share its helpers
+(`draw_bands`, `_panels`, `_save`, `_steps_axis`); a split would only move those helpers away from them.
 
-Figures drawn from the tables that `analysis/` computes (fronts, gains, size comparison, per-language gains,
-dev against zero-shot); no analysis here.
+Static figures (PNG and SVG) drawn from the tables that `analysis/` computes (fronts, gains, size comparison,
+per-language gains, dev against zero-shot); no analysis here. What each figure shows (panels, columns, titles,
+labels, log axes) is described once in `analysis.figures`, which the interactive report draws too; this
+module draws those descriptions with matplotlib.
 
 Figures are built as `matplotlib.figure.Figure` on an Agg canvas rather than through pyplot, so drawing
 needs no display, holds no global figure state, and works the same in tests, scripts and notebooks.
@@ -18,22 +21,21 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from analysis import figures
 from analysis.aggregate import MILESTONE
-from analysis.pareto import ALL_SIZES, FLOPS_AXIS, OVERALL, STEPS_AXIS
-
-COST_LABELS = {
-    "intermediate_flops": "intermediate-training FLOPs (matmuls: 6 x non-embedding params x tokens + attention)",
-    "intermediate_tokens": "intermediate-training tokens (non-padding)",
-    "intermediate_examples": "intermediate-training examples",
-    "intermediate_steps": "intermediate-training steps (optimizer steps)",
-    "intermediate_seconds": "intermediate-training wall time (s)",
-}
-SCORE_LABEL = "zero-shot score (mean over tasks, 0-100)"
-# ASHA's signal, as `analysis.aggregate.dev_signal` computes it.
-SIGNAL_LABEL = "ASHA's signal: English dev, chance-normalised (0 chance, 100 perfect), mean over tasks"
-# Beyond this many decades (a factor of 100) between the smallest and largest positive cost, a linear axis
-# squeezes the cheap milestones against zero.
-LOG_SPAN_DECADES = 2.0
+from analysis.figures import (
+    DIFFERENCE_LABEL,
+    GAIN_LABEL,
+    ONE_SEED,
+    SCORE_LABEL,
+    SIGNAL_LABEL,
+    STEPS_LABEL,
+    ZERO_SHOT_LABEL,
+    cost_label,
+    size_order,
+    spans_decades,
+)
+from analysis.pareto import ALL_SIZES, OVERALL
 
 
 def plot_pareto(
@@ -70,7 +72,7 @@ def plot_pareto(
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     draw_pareto(ax, overall, front, cost=cost, score=score, ylabel=ylabel)
-    ax.set_title(title if title is not None else f"Zero-shot score against {_cost_label(cost)}")
+    ax.set_title(title if title is not None else f"Zero-shot score against {cost_label(cost)}")
     fig.savefig(out_png, dpi=150)
     fig.savefig(out_svg)
     return [out_png, out_svg]
@@ -122,19 +124,15 @@ def draw_pareto(
             label="front across sizes" if across_sizes else f"{label} front",
         )
 
-    positive = overall.loc[overall[cost] > 0, cost].to_numpy(dtype=float)
-    if positive.size and np.log10(positive.max() / positive.min()) > LOG_SPAN_DECADES:
-        ax.set_xscale("symlog", linthresh=10.0 ** np.floor(np.log10(positive.min())), linscale=0.5)
-    ax.set_xlabel(_cost_label(cost))
+    if spans_decades(overall[cost]):
+        smallest = overall.loc[overall[cost] > 0, cost].to_numpy(dtype=float).min()
+        ax.set_xscale("symlog", linthresh=10.0 ** np.floor(np.log10(smallest)), linscale=0.5)
+    ax.set_xlabel(cost_label(cost))
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
     if ax.get_legend_handles_labels()[0]:  # an empty table draws empty axes, without a legend warning
         ax.legend(fontsize="small")
     return ax
-
-
-def _cost_label(cost: str) -> str:
-    return COST_LABELS.get(cost, cost)
 
 
 def _size_label(points: pd.DataFrame) -> str:
@@ -148,29 +146,11 @@ def _size_label(points: pd.DataFrame) -> str:
     return f"{model} ({params:.0f} params)"
 
 
-def size_order(frame: pd.DataFrame, column: str = "model") -> list[str]:
-    """Model sizes from small to large: by `model_params` when the frame has it, else by name."""
-    if frame.empty or column not in frame.columns:
-        return []
-    order = ["model_params", column] if "model_params" in frame.columns else [column]
-    return frame.drop_duplicates(column).sort_values(order, kind="mergesort")[column].astype(str).tolist()
-
-
 def size_colours(sizes: list[str]) -> dict[str, str]:
     """One matplotlib cycle colour per size, in the given order (the same colours in every figure)."""
     return {size: f"C{i % 10}" for i, size in enumerate(sizes)}
 
 
-def objective_label(objective: str) -> str:
-    """The y-axis label of a score: the overall score, or one target task's score."""
-    if objective == OVERALL:
-        return SCORE_LABEL
-    return f"zero-shot {objective} (mean over languages, 0-100)"
-
-
-GAIN_LABEL = "gain over step 0 (points, 95% paired t interval over seeds)"
-DIFFERENCE_LABEL = "larger size's gain - smaller's (points, 95% Welch interval)"
-ONE_SEED = "1 seed"  # the label of a point that has no interval
 PANEL_WIDTH, PANEL_HEIGHT = 5.0, 4.0  # inches per panel
 DPI = 150  # PNG resolution, dots per inch
 
@@ -208,19 +188,15 @@ def plot_fronts(
     `bands`: the objective's fitted score curves (`analysis.curves.bands`), drawn through the points with
     their 95% bands (`draw_bands`). Writes PNG and SVG; returns [png, svg].
     """
+    spec = figures.pareto(points, fronts, objective, bands)
     fig = Figure(figsize=(2 * PANEL_WIDTH, PANEL_HEIGHT + 0.4), layout="constrained")
     FigureCanvasAgg(fig)
-    left, right = fig.subplots(1, 2)
-    axis = fronts["cost_axis"] if "cost_axis" in fronts.columns else pd.Series("", index=fronts.index)
-    ylabel = objective_label(objective)
-    colours = size_colours(size_order(points))
-    draw_pareto(left, points, fronts[axis == STEPS_AXIS], cost=STEPS_AXIS, ylabel=ylabel)
-    draw_bands(left, bands, STEPS_AXIS, colours)
-    left.set_title("each size's front, on steps", fontsize="medium")
-    draw_pareto(right, points, fronts[axis == FLOPS_AXIS], cost=FLOPS_AXIS, ylabel=ylabel)
-    draw_bands(right, bands, FLOPS_AXIS, colours)
-    right.set_title("one front across sizes, on FLOPs", fontsize="medium")
-    fig.suptitle(title if title is not None else f"{objective}: zero-shot score against intermediate-training cost")
+    colours = size_colours(spec.sizes)
+    for ax, panel in zip(fig.subplots(1, 2), spec.panels, strict=True):
+        draw_pareto(ax, panel.rows, panel.fronts, cost=panel.x, ylabel=spec.y_label)
+        draw_bands(ax, panel.bands, panel.x, colours)
+        ax.set_title(panel.title, fontsize="medium")
+    fig.suptitle(title if title is not None else spec.title)
     return _save(fig, out_path_png)
 
 
@@ -262,14 +238,12 @@ def plot_gains(gains: pd.DataFrame, out_path_png: Path, objective: str = "object
                bands: pd.DataFrame | None = None) -> list[Path]:
     """One `draw_gains` panel per objective (the overall score first), with the fitted gain curves of
     `bands` (`analysis.curves.bands`, column `target_task` naming the objective) when given; writes PNG and SVG."""
-    objectives = _objectives(gains, objective)
-    sizes = size_order(gains)
-    fig, axes = _panels(len(objectives))
-    for ax, name in zip(axes, objectives, strict=True):
-        mine = bands[bands["target_task"] == name] if bands is not None and not bands.empty else None
-        draw_gains(ax, gains[gains[objective] == name], sizes, bands=mine)
-        ax.set_title(name, fontsize="medium")
-    fig.suptitle("Gain over the no-intermediate baseline")
+    spec = figures.gains(gains, objective, bands)
+    fig, axes = _panels(len(spec.panels))
+    for ax, panel in zip(axes, spec.panels, strict=True):
+        draw_gains(ax, panel.rows, spec.sizes, bands=panel.bands)
+        ax.set_title(panel.title, fontsize="medium")
+    fig.suptitle(spec.title)
     return _save(fig, out_path_png)
 
 
@@ -312,19 +286,13 @@ def draw_size_comparison(ax: Axes, comparison: pd.DataFrame) -> Axes:
 
 def plot_size_comparison(comparison: pd.DataFrame, out_path_png: Path, objective: str = "objective") -> list[Path]:
     """One `draw_size_comparison` panel per objective; writes PNG and SVG."""
-    objectives = _objectives(comparison, objective) or [OVERALL]
-    fig, axes = _panels(len(objectives))
-    for ax, name in zip(axes, objectives, strict=True):
-        draw_size_comparison(ax, comparison[comparison[objective] == name] if objective in comparison else comparison)
-        ax.set_title(name, fontsize="medium")
-    fig.suptitle("Does the gain grow with model size? (filled: the interval excludes 0)")
+    spec = figures.size_comparison(comparison, objective)
+    fig, axes = _panels(len(spec.panels))
+    for ax, panel in zip(axes, spec.panels, strict=True):
+        draw_size_comparison(ax, panel.rows)
+        ax.set_title(panel.title, fontsize="medium")
+    fig.suptitle(spec.title)
     return _save(fig, out_path_png)
-
-
-def heatmap_matrix(table: pd.DataFrame, model: str, by: str) -> pd.DataFrame:
-    """The rows of `analysis.languages.language_gain_table` for one size, as a `by` x steps matrix."""
-    rows = table[table["model"] == model]
-    return rows.pivot(index=by, columns=MILESTONE, values="gain").sort_index(axis=0).sort_index(axis=1)
 
 
 def draw_language_heatmap(ax: Axes, matrix: pd.DataFrame, limit: float, annotate: bool = True):
@@ -336,7 +304,7 @@ def draw_language_heatmap(ax: Axes, matrix: pd.DataFrame, limit: float, annotate
     image = ax.imshow(matrix.to_numpy(dtype=float), cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
     ax.set_xticks(range(matrix.shape[1]), [str(c) for c in matrix.columns])
     ax.set_yticks(range(matrix.shape[0]), [str(r) for r in matrix.index], fontsize="small")
-    ax.set_xlabel("intermediate-training steps")
+    ax.set_xlabel(STEPS_LABEL)
     if annotate and matrix.size <= 400:  # cells; beyond that the numbers no longer fit
         for (i, j), value in np.ndenumerate(matrix.to_numpy(dtype=float)):
             if not np.isnan(value):
@@ -348,21 +316,19 @@ def draw_language_heatmap(ax: Axes, matrix: pd.DataFrame, limit: float, annotate
 
 def plot_language_gains(table: pd.DataFrame, out_path_png: Path, by: str = "language") -> list[Path]:
     """One heatmap per size (small to large) of `language_gain_table(..., by=by)`; writes PNG and SVG."""
-    sizes = size_order(table)
-    n_rows = max(1, table[by].nunique()) if by in table.columns else 1
-    height = max(PANEL_HEIGHT, 0.25 * n_rows + 1.5)  # inches: about a quarter inch per row
-    fig = Figure(figsize=(PANEL_WIDTH * max(1, len(sizes)), height), layout="constrained")
+    spec = figures.language_gains(table, by)
+    height = max(PANEL_HEIGHT, 0.25 * max(1, spec.extra["n_rows"]) + 1.5)  # inches: about a quarter inch per row
+    fig = Figure(figsize=(PANEL_WIDTH * max(1, len(spec.panels)), height), layout="constrained")
     FigureCanvasAgg(fig)
-    axes = np.atleast_1d(fig.subplots(1, max(1, len(sizes))))
-    limit = _symmetric_limit(table["gain"] if "gain" in table.columns else pd.Series(dtype=float))
+    axes = np.atleast_1d(fig.subplots(1, max(1, len(spec.panels))))
     image = None
-    for ax, model in zip(axes, sizes, strict=False):
-        image = draw_language_heatmap(ax, heatmap_matrix(table, model, by), limit)
-        ax.set_title(model, fontsize="medium")
-        ax.set_ylabel(by)
+    for ax, panel in zip(axes, spec.panels, strict=False):
+        image = draw_language_heatmap(ax, panel.rows, spec.extra["limit"])
+        ax.set_title(panel.title, fontsize="medium")
+        ax.set_ylabel(spec.y_label)
     if image is not None:
-        fig.colorbar(image, ax=list(axes), label="gain over the step-0 baseline (points)", shrink=0.8)
-    fig.suptitle(f"Zero-shot gain per {by} (mean over intermediate and target tasks)")
+        fig.colorbar(image, ax=list(axes), label=spec.extra["colour_label"], shrink=0.8)
+    fig.suptitle(spec.title)
     return _save(fig, out_path_png)
 
 
@@ -374,7 +340,7 @@ def draw_dev_vs_zero_shot(ax: Axes, points: pd.DataFrame, steps: list[int]) -> A
         if not at.empty:
             ax.scatter(at["dev"], at["zero_shot"], s=22, alpha=0.8, color=colours[value], label=f"{value} steps")
     ax.set_xlabel(SIGNAL_LABEL)
-    ax.set_ylabel("zero-shot score without English (0-100)")
+    ax.set_ylabel(ZERO_SHOT_LABEL)
     ax.grid(True, alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize="x-small")
@@ -383,26 +349,13 @@ def draw_dev_vs_zero_shot(ax: Axes, points: pd.DataFrame, steps: list[int]) -> A
 
 def plot_dev_vs_zero_shot(points: pd.DataFrame, correlations: pd.DataFrame, out_path_png: Path) -> list[Path]:
     """One `draw_dev_vs_zero_shot` panel per size, titled with its Spearman rho over all milestones."""
-    sizes = size_order(points)
-    steps = sorted(int(s) for s in points[MILESTONE].unique()) if MILESTONE in points.columns else []
-    fig, axes = _panels(max(1, len(sizes)))
-    overall = correlations[correlations[MILESTONE].isna()].set_index("model") if not correlations.empty else None
-    for ax, model in zip(axes, sizes, strict=False):
-        draw_dev_vs_zero_shot(ax, points[points["model"] == model], steps)
-        title = model
-        if overall is not None and model in overall.index:
-            row = overall.loc[model]
-            title += f": Spearman rho = {row['rho']:.2f} (n = {int(row['n'])})"
-        ax.set_title(title, fontsize="medium")
-    fig.suptitle("Does English dev predict zero-shot transfer?")
+    spec = figures.dev_vs_zero_shot(points, correlations)
+    fig, axes = _panels(max(1, len(spec.panels)))
+    for ax, panel in zip(axes, spec.panels, strict=False):
+        draw_dev_vs_zero_shot(ax, panel.rows, spec.extra["steps"])
+        ax.set_title(panel.title, fontsize="medium")
+    fig.suptitle(spec.title)
     return _save(fig, out_path_png)
-
-
-def _objectives(frame: pd.DataFrame, column: str) -> list[str]:
-    if column not in frame.columns or frame.empty:
-        return []
-    names = sorted(frame[column].astype(str).unique())
-    return ([OVERALL] if OVERALL in names else []) + [n for n in names if n != OVERALL]
 
 
 def _panels(n: int) -> tuple[Figure, list[Axes]]:
@@ -435,16 +388,9 @@ def _label_without_interval(ax: Axes, x: pd.Series, y: pd.Series, n_seeds: pd.Se
 
 
 def _steps_axis(ax: Axes, steps: pd.Series) -> None:
-    positive = steps[steps > 0].to_numpy(dtype=float)
-    if positive.size and np.log10(positive.max() / positive.min()) > LOG_SPAN_DECADES:
+    if spans_decades(steps):
         ax.set_xscale("log")
-    ax.set_xlabel(_cost_label(MILESTONE))
-
-
-def _symmetric_limit(values: pd.Series) -> float:
-    finite = values.to_numpy(dtype=float)
-    finite = finite[np.isfinite(finite)]
-    return float(max(np.abs(finite).max(), 1e-9)) if finite.size else 1.0
+    ax.set_xlabel(cost_label(MILESTONE))
 
 
 def _viridis(n: int) -> list[tuple[float, float, float, float]]:

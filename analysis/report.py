@@ -1,10 +1,11 @@
-"""Kept as one module: the page and its figures share the layout, colour and hover-text helpers that give every
-figure the same interaction.
+"""The interactive report's figures: plotly figures of the tables that `analysis/` computes, for one offline
+HTML page.
 
-The interactive report: plotly figures of the tables that `analysis/` computes, in one offline HTML page.
-
-Like `analysis.plots`, this only draws: every number comes from the tables passed in. The page embeds
-plotly.js itself (no CDN, no network), so it opens anywhere, including on a cluster's login node.
+Like `analysis.plots`, this only draws: every number comes from the tables passed in, and what each
+figure shows (panels, columns, titles, labels, log axes) is described once in `analysis.figures`, which both
+draw. The page
+(`analysis.report_page`) embeds plotly.js itself (no CDN, no network), so it opens anywhere, including on a
+cluster's login node.
 
 Interaction, the same in every figure:
 - hover a point: its trial(s), seeds and configuration;
@@ -16,92 +17,22 @@ from __future__ import annotations
 
 import html
 import json
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-import plotly.io as pio
 from plotly.subplots import make_subplots
 
+from analysis import figures
 from analysis.aggregate import MILESTONE
+from analysis.figures import COST_LABELS, ONE_SEED, SIGNAL_LABEL, STEPS_LABEL
 from analysis.pareto import ALL_SIZES, FLOPS_AXIS, OVERALL, STEPS_AXIS
-from analysis.plots import (
-    COST_LABELS,
-    DIFFERENCE_LABEL,
-    GAIN_LABEL,
-    LOG_SPAN_DECADES,
-    ONE_SEED,
-    SIGNAL_LABEL,
-    objective_label,
-    size_order,
-)
 
 # plotly's default qualitative colours, one per model size (in order from small to large).
 PALETTE = ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692", "#b6e880")
 FRONT_ACROSS_COLOUR = "#222222"
 PANEL_HEIGHT = 430  # pixels per row of panels
 LEGEND = {"itemclick": "toggleothers", "itemdoubleclick": "toggle", "groupclick": "togglegroup"}
-PLOT_CONFIG = {"displaylogo": False, "responsive": True}
-USAGE = (
-    "Hover a point for its trials and configuration. Click a model size in a legend to show that size "
-    "alone; click it again to show every size."
-)
-
-
-@dataclass
-class Section:
-    """One part of the page: a heading, a short text, then figures and tables (as HTML), in order."""
-
-    title: str
-    text: str = ""
-    items: list[str] = field(default_factory=list)
-
-
-def figure_html(fig: go.Figure, div_id: str) -> str:
-    """A figure's div and its `Plotly.newPlot` call, without plotly.js (the page carries it once)."""
-    height = fig.layout.height or PANEL_HEIGHT
-    return pio.to_html(
-        fig, full_html=False, include_plotlyjs=False, div_id=div_id, config=PLOT_CONFIG,
-        default_width="100%", default_height=f"{height}px",
-    )
-
-
-def table_html(table: pd.DataFrame, caption: str = "", collapsed: bool = False, digits: int = 2) -> str:
-    """A table as escaped HTML; floats to `digits` decimals; optionally folded under its caption."""
-    body = table.to_html(
-        index=False, border=0, classes="data", na_rep="", escape=True,
-        float_format=lambda v: f"{v:.{digits}f}" if abs(v) < 1e6 or v == 0 else f"{v:.3g}",
-    )
-    if collapsed:
-        return f"<details><summary>{html.escape(caption)} ({len(table)} rows)</summary>{body}</details>"
-    return (f"<p class='caption'>{html.escape(caption)}</p>" if caption else "") + body
-
-
-def render_page(title: str, summary: str, sections: list[Section]) -> str:
-    """The whole page: plotly.js inline in the head, then the summary and each section."""
-    from plotly.offline import get_plotlyjs
-
-    parts = [
-        "<!DOCTYPE html>",
-        "<html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{html.escape(title)}</title>",
-        f"<style>{_CSS}</style>",
-        f"<script type='text/javascript'>{get_plotlyjs()}</script>",
-        "</head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        summary,
-        f"<p class='usage'>{html.escape(USAGE)}</p>",
-        "<nav><ul>" + "".join(f"<li><a href='#s{i}'>{html.escape(s.title)}</a></li>" for i, s in enumerate(sections)) + "</ul></nav>",
-    ]
-    for i, section in enumerate(sections):
-        parts.append(f"<section id='s{i}'><h2>{html.escape(section.title)}</h2>")
-        if section.text:
-            parts.append(f"<p>{html.escape(section.text)}</p>")
-        parts.extend(section.items)
-        parts.append("</section>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
 
 
 # ----------------------------------------------------------------------------------------------- figures
@@ -151,110 +82,109 @@ def _transparent(colour: str, alpha: float = 0.15) -> str:
 
 def pareto_figure(points: pd.DataFrame, fronts: pd.DataFrame, objective: str = OVERALL,
                   bands: pd.DataFrame | None = None) -> go.Figure:
-    """One objective: each size's points and front on steps (left), the front across sizes on FLOPs (right).
+    """One objective (`analysis.figures.pareto`): each size's points and front on steps (left), the front
+    across sizes on FLOPs (right).
 
     `points`: the objective's points (`analysis.aggregate.seed_means`); `fronts`: its rows of
     `analysis.pareto.study_fronts`. On a log FLOPs axis, zero cost cannot be drawn, so each size's
-    step-0 baseline appears there as a dotted horizontal line at its score. `bands`: the objective's fitted
-    score curves with their 95% bands (`band_traces`).
+    step-0 baseline appears there as a dotted horizontal line at its score; the steps axis stays linear.
+    `bands`: the objective's fitted score curves with their 95% bands (`band_traces`).
     """
-    sizes = size_order(points)
-    colours = _colours(sizes)
-    fig = make_subplots(1, 2, subplot_titles=("each size's front, on steps", "one front across sizes, on FLOPs"),
-                        shared_yaxes=True, horizontal_spacing=0.06)
-    flops = points[FLOPS_AXIS].to_numpy(dtype=float) if FLOPS_AXIS in points else np.array([])
-    positive = flops[flops > 0]
-    log_flops = bool(positive.size) and np.log10(positive.max() / positive.min()) > LOG_SPAN_DECADES
-    axis = fronts["cost_axis"] if "cost_axis" in fronts.columns else pd.Series("", index=fronts.index)
+    spec = figures.pareto(points, fronts, objective, bands)
+    steps_panel, flops_panel = spec.panels
+    colours = _colours(spec.sizes)
+    fig = make_subplots(1, 2, subplot_titles=tuple(p.title for p in spec.panels), shared_yaxes=True,
+                        horizontal_spacing=0.06)
+    log_flops = flops_panel.log_x
+    positive = points.loc[points[FLOPS_AXIS] > 0, FLOPS_AXIS].to_numpy(dtype=float) if log_flops else None
 
-    for model in sizes:
+    for model in spec.sizes:
         mine = points[points["model"] == model]
         text = _point_text(mine)
         common = {"legendgroup": model, "marker": {"color": colours[model], "size": 8, "opacity": 0.75},
                   "hovertemplate": "%{text}<extra></extra>"}
-        fig.add_trace(go.Scatter(x=mine[STEPS_AXIS], y=mine["score"], text=text, mode="markers", name=model,
+        fig.add_trace(go.Scatter(x=mine[STEPS_AXIS], y=mine[spec.y], text=text, mode="markers", name=model,
                                  showlegend=True, **common), row=1, col=1)
         drawn = mine[mine[FLOPS_AXIS] > 0] if log_flops else mine
-        fig.add_trace(go.Scatter(x=drawn[FLOPS_AXIS], y=drawn["score"], text=_point_text(drawn), mode="markers",
+        fig.add_trace(go.Scatter(x=drawn[FLOPS_AXIS], y=drawn[spec.y], text=_point_text(drawn), mode="markers",
                                  name=model, showlegend=False, **common), row=1, col=2)
         if log_flops:
             for _, row in mine[mine[FLOPS_AXIS] <= 0].iterrows():
                 fig.add_trace(go.Scatter(
-                    x=[positive.min() / 3, positive.max() * 3], y=[row["score"]] * 2, mode="lines",
+                    x=[positive.min() / 3, positive.max() * 3], y=[row[spec.y]] * 2, mode="lines",
                     line={"color": colours[model], "dash": "dot", "width": 1}, legendgroup=model, showlegend=False,
                     name=f"{model} baseline", text=[_point_text(row.to_frame().T)[0]] * 2,
                     hovertemplate="%{text}<br>(0 FLOPs: drawn as a line on the log axis)<extra></extra>",
                 ), row=1, col=2)
-        front = fronts[(axis == STEPS_AXIS) & (fronts["front"] == model)].sort_values(STEPS_AXIS)
+        front = steps_panel.fronts[steps_panel.fronts["front"] == model].sort_values(STEPS_AXIS)
         if not front.empty:
-            fig.add_trace(go.Scatter(x=front[STEPS_AXIS], y=front["score"], mode="lines+markers", line_shape="hv",
+            fig.add_trace(go.Scatter(x=front[STEPS_AXIS], y=front[spec.y], mode="lines+markers", line_shape="hv",
                                      line={"color": colours[model], "width": 2}, legendgroup=model,
                                      marker={"symbol": "circle-open", "size": 12, "color": colours[model]},
                                      showlegend=False, name=f"{model} front", hoverinfo="skip"), row=1, col=1)
-    band_traces(fig, bands, STEPS_AXIS, colours, 1, 1)
-    band_traces(fig, bands, FLOPS_AXIS, colours, 1, 2, log_x=log_flops)
+    band_traces(fig, steps_panel.bands, STEPS_AXIS, colours, 1, 1)
+    band_traces(fig, flops_panel.bands, FLOPS_AXIS, colours, 1, 2, log_x=log_flops)
     if bands is not None and not bands.empty:
-        fig.update_yaxes(range=_padded_range(points["score"]))  # wide bands must not squeeze the points
-    across = fronts[(axis == FLOPS_AXIS) & (fronts["front"] == ALL_SIZES)].sort_values(FLOPS_AXIS)
+        fig.update_yaxes(range=_padded_range(points[spec.y]))  # wide bands must not squeeze the points
+    across = flops_panel.fronts[flops_panel.fronts["front"] == ALL_SIZES].sort_values(FLOPS_AXIS)
     if log_flops:
         across = across[across[FLOPS_AXIS] > 0]
     if not across.empty:
-        fig.add_trace(go.Scatter(x=across[FLOPS_AXIS], y=across["score"], mode="lines+markers", line_shape="hv",
+        fig.add_trace(go.Scatter(x=across[FLOPS_AXIS], y=across[spec.y], mode="lines+markers", line_shape="hv",
                                  line={"color": FRONT_ACROSS_COLOUR, "dash": "dash", "width": 2},
                                  marker={"symbol": "circle-open", "size": 12, "color": FRONT_ACROSS_COLOUR},
                                  name="front across sizes", legendgroup=ALL_SIZES, showlegend=True,
                                  text=_point_text(across),
                                  hovertemplate="front: %{text}<extra></extra>"), row=1, col=2)
-    fig.update_xaxes(title_text=COST_LABELS[STEPS_AXIS], row=1, col=1)
-    fig.update_xaxes(title_text=COST_LABELS[FLOPS_AXIS], type="log" if log_flops else "linear", row=1, col=2)
-    fig.update_yaxes(title_text=objective_label(objective), row=1, col=1)
-    return _layout(fig, f"{objective}: zero-shot score against intermediate-training cost", rows=1)
+    fig.update_xaxes(title_text=steps_panel.x_label, row=1, col=1)
+    fig.update_xaxes(title_text=flops_panel.x_label, type="log" if log_flops else "linear", row=1, col=2)
+    fig.update_yaxes(title_text=spec.y_label, row=1, col=1)
+    return _layout(fig, spec.interactive_title, rows=1)
 
 
 def gains_figure(gains: pd.DataFrame, objective: str = "objective", bands: pd.DataFrame | None = None) -> go.Figure:
-    """Gain over the baseline against steps with 95% intervals: one panel per objective, one line per
-    (size, intermediate task), grouped by size in the legend; with `bands` (`analysis.curves.bands` of the
-    gain, `target_task` naming the objective) the fitted curves and their 95% bands run through the points."""
-    objectives = _objectives(gains, objective)
-    sizes = size_order(gains)
-    colours = _colours(sizes)
-    rows, cols = _grid(len(objectives))
-    fig = make_subplots(rows, cols, subplot_titles=objectives or [""], vertical_spacing=0.12)
-    trained = gains[gains[MILESTONE] > 0].dropna(subset=["gain"])
-    tasks = sorted(trained["intermediate_task"].unique())
+    """Gain over the baseline against steps with 95% intervals (`analysis.figures.gains`): one panel per
+    objective, one line per (size, intermediate task), grouped by size in the legend; with `bands`
+    (`analysis.curves.bands` of the gain, `target_task` naming the objective) the fitted curves and their
+    95% bands run through the points."""
+    spec = figures.gains(gains, objective, bands)
+    colours = _colours(spec.sizes)
+    rows, cols = _grid(len(spec.panels))
+    fig = make_subplots(rows, cols, subplot_titles=[p.title for p in spec.panels] or [""], vertical_spacing=0.12)
+    tasks = spec.extra["tasks"]
+    low, high = spec.interval
     symbols = dict(zip(tasks, ("circle", "square", "diamond", "triangle-up", "triangle-down", "cross", "x", "star"), strict=False))
-    for k, name in enumerate(objectives):
+    for k, panel in enumerate(spec.panels):
         row, col = divmod(k, cols)
-        part = trained[trained[objective] == name]
-        for model in sizes:
+        part = panel.rows
+        for model in spec.sizes:
             for task in tasks:
                 line = part[(part["model"] == model) & (part["intermediate_task"] == task)].sort_values(MILESTONE)
                 if line.empty:
                     continue
                 text = [
                     f"<b>{model}</b>, {task}, {int(r[MILESTONE])} steps<br>gain {r['gain']:+.2f} "
-                    f"{_interval_text(r['ci_low'], r['ci_high'], int(r['n_seeds']))}<br>"
+                    f"{_interval_text(r[low], r[high], int(r['n_seeds']))}<br>"
                     f"score {r['score']:.2f}, baseline {r['baseline']:.2f}"
                     for _, r in line.iterrows()
                 ]
                 fig.add_trace(go.Scatter(
-                    x=line[MILESTONE], y=line["gain"], text=text, hovertemplate="%{text}<extra></extra>",
-                    error_y={"type": "data", "symmetric": False, "array": line["ci_high"] - line["gain"],
-                             "arrayminus": line["gain"] - line["ci_low"]},
+                    x=line[panel.x], y=line[spec.y], text=text, hovertemplate="%{text}<extra></extra>",
+                    error_y={"type": "data", "symmetric": False, "array": line[high] - line[spec.y],
+                             "arrayminus": line[spec.y] - line[low]},
                     texttemplate=[ONE_SEED if n < 2 else "" for n in line["n_seeds"]], textposition="top right",
                     mode="lines+markers+text", marker={"symbol": symbols.get(task, "circle"), "size": 8, "color": colours[model]},
                     line={"color": colours[model]}, name=f"{model}, {task}", legendgroup=model,
                     legendgrouptitle_text=model, showlegend=k == 0,
                 ), row=row + 1, col=col + 1)
-        if bands is not None and not bands.empty:
-            band_traces(fig, bands[bands["target_task"] == name], MILESTONE, colours, row + 1, col + 1,
-                        log_x=_steps_axis_type(trained[MILESTONE]) == "log")
-            shown = pd.concat([part["gain"], part["ci_low"], part["ci_high"], pd.Series([0.0])])
+        if panel.bands is not None:
+            band_traces(fig, panel.bands, panel.x, colours, row + 1, col + 1, log_x=spec.log_x)
+            shown = pd.concat([part[spec.y], part[low], part[high], pd.Series([0.0])])
             fig.update_yaxes(range=_padded_range(shown), row=row + 1, col=col + 1)
         fig.add_hline(y=0.0, line={"color": "grey", "dash": "dash", "width": 1}, row=row + 1, col=col + 1)
-    fig.update_xaxes(title_text=COST_LABELS[MILESTONE], type=_steps_axis_type(trained[MILESTONE]))
-    fig.update_yaxes(title_text="gain (points)")
-    return _layout(fig, f"Gain over the no-intermediate baseline: {GAIN_LABEL}", rows=rows)
+    fig.update_xaxes(title_text=COST_LABELS[MILESTONE], type=_axis_type(spec.log_x))
+    fig.update_yaxes(title_text=spec.interactive_y_label)
+    return _layout(fig, spec.interactive_title, rows=rows)
 
 
 def _interval_text(low: float, high: float, n_seeds: int) -> str:
@@ -265,15 +195,16 @@ def _interval_text(low: float, high: float, n_seeds: int) -> str:
 
 
 def size_comparison_figure(comparison: pd.DataFrame, objective: str = "objective") -> go.Figure:
-    """Difference of gains (larger - smaller size) against steps with 95% intervals, per objective."""
-    objectives = _objectives(comparison, objective) or [OVERALL]
-    rows, cols = _grid(len(objectives))
-    fig = make_subplots(rows, cols, subplot_titles=objectives, vertical_spacing=0.12)
-    pairs = list(comparison[["smaller", "larger"]].drop_duplicates().itertuples(index=False)) if not comparison.empty else []
-    for k, name in enumerate(objectives):
+    """Difference of gains (larger - smaller size) against steps with 95% intervals, per objective
+    (`analysis.figures.size_comparison`)."""
+    spec = figures.size_comparison(comparison, objective)
+    rows, cols = _grid(len(spec.panels))
+    fig = make_subplots(rows, cols, subplot_titles=[p.title for p in spec.panels], vertical_spacing=0.12)
+    low, high = spec.interval
+    for k, panel in enumerate(spec.panels):
         row, col = divmod(k, cols)
-        part = comparison[comparison[objective] == name] if objective in comparison else comparison
-        for i, (smaller, larger) in enumerate(pairs):
+        part = panel.rows
+        for i, (smaller, larger) in enumerate(spec.extra["pairs"]):
             group = f"{larger} vs {smaller}"
             for task in sorted(part["intermediate_task"].unique()):
                 line = part[(part["smaller"] == smaller) & (part["larger"] == larger)
@@ -283,7 +214,7 @@ def size_comparison_figure(comparison: pd.DataFrame, objective: str = "objective
                 text = [
                     f"<b>{larger} - {smaller}</b>, {task}, {int(r[MILESTONE])} steps<br>"
                     f"difference {r['difference']:+.2f} "
-                    f"{_interval_text(r['ci_low'], r['ci_high'], min(int(r['n_seeds_smaller']), int(r['n_seeds_larger'])))}"
+                    f"{_interval_text(r[low], r[high], min(int(r['n_seeds_smaller']), int(r['n_seeds_larger'])))}"
                     f": {r['verdict']}<br>"
                     f"gain {r['gain_smaller']:+.2f} ({int(r['n_seeds_smaller'])} seeds) -> "
                     f"{r['gain_larger']:+.2f} ({int(r['n_seeds_larger'])} seeds)"
@@ -292,9 +223,9 @@ def size_comparison_figure(comparison: pd.DataFrame, objective: str = "objective
                 filled = line["verdict"].isin(["grows", "shrinks"])
                 fewest = np.minimum(line["n_seeds_smaller"], line["n_seeds_larger"])
                 fig.add_trace(go.Scatter(
-                    x=line[MILESTONE], y=line["difference"], text=text, hovertemplate="%{text}<extra></extra>",
-                    error_y={"type": "data", "symmetric": False, "array": line["ci_high"] - line["difference"],
-                             "arrayminus": line["difference"] - line["ci_low"]},
+                    x=line[panel.x], y=line[spec.y], text=text, hovertemplate="%{text}<extra></extra>",
+                    error_y={"type": "data", "symmetric": False, "array": line[high] - line[spec.y],
+                             "arrayminus": line[spec.y] - line[low]},
                     texttemplate=[ONE_SEED if n < 2 else "" for n in fewest], textposition="top right",
                     mode="lines+markers+text", name=f"{group}, {task}", legendgroup=group, legendgrouptitle_text=group,
                     showlegend=k == 0, line={"color": PALETTE[i % len(PALETTE)]},
@@ -302,52 +233,44 @@ def size_comparison_figure(comparison: pd.DataFrame, objective: str = "objective
                             "line": {"color": PALETTE[i % len(PALETTE)], "width": 2}},
                 ), row=row + 1, col=col + 1)
         fig.add_hline(y=0.0, line={"color": "grey", "dash": "dash", "width": 1}, row=row + 1, col=col + 1)
-    fig.update_xaxes(title_text=COST_LABELS[MILESTONE],
-                     type=_steps_axis_type(comparison[MILESTONE] if MILESTONE in comparison else pd.Series(dtype=float)))
-    fig.update_yaxes(title_text="difference (points)")
-    return _layout(fig, f"Does the gain grow with model size? {DIFFERENCE_LABEL}; filled: outside the noise", rows=rows)
+    fig.update_xaxes(title_text=COST_LABELS[MILESTONE], type=_axis_type(spec.log_x))
+    fig.update_yaxes(title_text=spec.interactive_y_label)
+    return _layout(fig, spec.interactive_title, rows=rows)
 
 
 def language_heatmap_figure(table: pd.DataFrame, by: str = "language") -> go.Figure:
-    """One heatmap per size of `analysis.languages.language_gain_table(..., by=by)`, on one colour scale."""
-    sizes = size_order(table)
-    fig = make_subplots(1, max(1, len(sizes)), subplot_titles=sizes or [""], horizontal_spacing=0.08)
-    values = table["gain"].to_numpy(dtype=float) if "gain" in table else np.array([])
-    finite = values[np.isfinite(values)]
-    limit = float(max(np.abs(finite).max(), 1e-9)) if finite.size else 1.0
-    for k, model in enumerate(sizes):
-        rows = table[table["model"] == model]
-        matrix = rows.pivot(index=by, columns=MILESTONE, values="gain").sort_index(axis=0).sort_index(axis=1)
-        labels = rows.set_index([by, MILESTONE])["languages"]
+    """One heatmap per size of `analysis.languages.language_gain_table(..., by=by)`, on one colour scale
+    (`analysis.figures.language_gains`)."""
+    spec = figures.language_gains(table, by)
+    fig = make_subplots(1, max(1, len(spec.panels)), subplot_titles=[p.title for p in spec.panels] or [""],
+                        horizontal_spacing=0.08)
+    limit = spec.extra["limit"]
+    for k, panel in enumerate(spec.panels):
+        model, matrix = panel.key, panel.rows
+        labels = table[table["model"] == model].set_index([by, MILESTONE])["languages"]
         text = [[f"{labels.get((r, c), '')}" for c in matrix.columns] for r in matrix.index]
         fig.add_trace(go.Heatmap(
             z=matrix.to_numpy(dtype=float), x=[str(c) for c in matrix.columns], y=[str(r) for r in matrix.index],
             text=text, zmin=-limit, zmax=limit, zmid=0.0, colorscale="RdBu", reversescale=True, showscale=k == 0,
-            colorbar={"title": {"text": "gain (points)"}}, name=model,
+            colorbar={"title": {"text": spec.extra["html_colour_label"]}}, name=model,
             hovertemplate=f"<b>{model}</b><br>{by} %{{y}}, %{{x}} steps<br>gain %{{z:+.2f}}<br>languages: %{{text}}<extra></extra>",
         ), row=1, col=k + 1)
-    fig.update_xaxes(title_text="intermediate-training steps", type="category")
+    fig.update_xaxes(title_text=STEPS_LABEL, type="category")
     fig.update_yaxes(autorange="reversed")  # first row on top, as in the table and the static figure
-    n_rows = table[by].nunique() if by in table.columns else 1
-    fig.update_layout(height=max(PANEL_HEIGHT, 22 * n_rows + 160))
-    return _layout(fig, f"Zero-shot gain per {by} (mean over intermediate and target tasks)", rows=None)
+    fig.update_layout(height=max(PANEL_HEIGHT, 22 * spec.extra["n_rows"] + 160))
+    return _layout(fig, spec.interactive_title, rows=None)
 
 
 def dev_vs_zero_shot_figure(points: pd.DataFrame, correlations: pd.DataFrame) -> go.Figure:
-    """English dev against zero-shot, one panel per size, coloured by step count; rho in each title."""
-    sizes = size_order(points)
-    overall = correlations[correlations[MILESTONE].isna()].set_index("model") if not correlations.empty else pd.DataFrame()
-    titles = []
-    for model in sizes:
-        if model in overall.index and np.isfinite(overall.loc[model, "rho"]):
-            titles.append(f"{model}: Spearman rho = {overall.loc[model, 'rho']:.2f} (n = {int(overall.loc[model, 'n'])})")
-        else:
-            titles.append(f"{model}: too few points for a rank correlation")
-    fig = make_subplots(1, max(1, len(sizes)), subplot_titles=titles or [""], horizontal_spacing=0.06)
-    steps = sorted(int(s) for s in points[MILESTONE].unique()) if not points.empty else []
+    """English dev against zero-shot, one panel per size, coloured by step count; rho in each title
+    (`analysis.figures.dev_vs_zero_shot`)."""
+    spec = figures.dev_vs_zero_shot(points, correlations)
+    titles = [p.interactive_title for p in spec.panels]
+    fig = make_subplots(1, max(1, len(spec.panels)), subplot_titles=titles or [""], horizontal_spacing=0.06)
+    steps = spec.extra["steps"]
     shades = _viridis_hex(len(steps))
-    for k, model in enumerate(sizes):
-        mine = points[points["model"] == model]
+    for k, panel in enumerate(spec.panels):
+        model, mine = panel.key, panel.rows
         for j, value in enumerate(steps):
             at = mine[mine[MILESTONE] == value]
             if at.empty:
@@ -359,13 +282,13 @@ def dev_vs_zero_shot_figure(points: pd.DataFrame, correlations: pd.DataFrame) ->
                 for _, r in at.iterrows()
             ]
             fig.add_trace(go.Scatter(
-                x=at["dev"], y=at["zero_shot"], mode="markers", text=text, hovertemplate="%{text}<extra></extra>",
-                marker={"color": shades[j], "size": 9, "line": {"color": _colours(sizes)[model], "width": 1.5}},
+                x=at[panel.x], y=at[spec.y], mode="markers", text=text, hovertemplate="%{text}<extra></extra>",
+                marker={"color": shades[j], "size": 9, "line": {"color": _colours(spec.sizes)[model], "width": 1.5}},
                 name=f"{model}, {value} steps", legendgroup=model, legendgrouptitle_text=model,
             ), row=1, col=k + 1)
     fig.update_xaxes(title_text=SIGNAL_LABEL)
-    fig.update_yaxes(title_text="zero-shot score without English (0-100)", col=1)
-    return _layout(fig, "Does English dev predict zero-shot transfer?", rows=1)
+    fig.update_yaxes(title_text=spec.y_label, col=1)
+    return _layout(fig, spec.interactive_title, rows=1)
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -379,21 +302,12 @@ def _layout(fig: go.Figure, title: str, rows: int | None) -> go.Figure:
     return fig
 
 
-def _steps_axis_type(steps: pd.Series) -> str:
-    """"log" when the positive step counts span more than `LOG_SPAN_DECADES` decades, as in the PNGs."""
-    positive = steps[steps > 0].to_numpy(dtype=float)
-    return "log" if positive.size and np.log10(positive.max() / positive.min()) > LOG_SPAN_DECADES else "linear"
+def _axis_type(log: bool) -> str:
+    return "log" if log else "linear"
 
 
 def _colours(sizes: list[str]) -> dict[str, str]:
     return {size: PALETTE[i % len(PALETTE)] for i, size in enumerate(sizes)}
-
-
-def _objectives(frame: pd.DataFrame, column: str) -> list[str]:
-    if column not in frame.columns or frame.empty:
-        return []
-    names = sorted(frame[column].astype(str).unique())
-    return ([OVERALL] if OVERALL in names else []) + [n for n in names if n != OVERALL]
 
 
 def _grid(n: int) -> tuple[int, int]:
@@ -432,19 +346,3 @@ def _viridis_hex(n: int) -> list[str]:
     from plotly.colors import sample_colorscale
 
     return sample_colorscale("Viridis", list(np.linspace(0.0, 0.9, max(n, 1))))[:n]
-
-
-_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 1.5rem auto; max-width: 1300px;
-       color: #222; padding: 0 1rem; }
-h1 { font-size: 1.6rem; } h2 { font-size: 1.25rem; border-bottom: 1px solid #ddd; padding-bottom: .2rem; }
-section { margin-bottom: 2.5rem; }
-table.data { border-collapse: collapse; font-size: .8rem; margin: .5rem 0 1rem; }
-table.data th, table.data td { padding: .15rem .5rem; border-bottom: 1px solid #eee; text-align: right; }
-table.data th { background: #f6f6f6; }
-p.usage { background: #f3f6ff; padding: .4rem .7rem; border-radius: 4px; font-size: .9rem; }
-p.caption { font-weight: 600; margin-bottom: 0; }
-nav ul { columns: 2; font-size: .9rem; }
-.summary td { padding: .1rem .8rem .1rem 0; }
-details summary { cursor: pointer; font-weight: 600; margin: .3rem 0; }
-"""

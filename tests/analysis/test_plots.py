@@ -66,6 +66,7 @@ def test_an_empty_front_draws_points_only(small_study, tmp_path):
 import numpy as np  # noqa: E402
 
 from analysis.aggregate import language_scores, seed_means, task_scores  # noqa: E402
+from analysis.figures import heatmap_matrix  # noqa: E402
 from analysis.gains import gains_over_baseline, size_comparison  # noqa: E402
 from analysis.languages import language_gain_table  # noqa: E402
 from analysis.pareto import FLOPS_AXIS, STEPS_AXIS, study_fronts  # noqa: E402
@@ -74,7 +75,6 @@ from analysis.plots import (  # noqa: E402
     draw_gains,
     draw_language_heatmap,
     draw_size_comparison,
-    heatmap_matrix,
     plot_dev_vs_zero_shot,
     plot_fronts,
     plot_gains,

@@ -1,6 +1,4 @@
-"""The interactive figures and the page: what a reader can hover, click and open offline."""
-
-import re
+"""The interactive figures: what a reader can hover and click (the page itself: test_report_page)."""
 
 from analysis.aggregate import language_scores, overall_scores, seed_means, task_scores
 from analysis.gains import gains_over_baseline, size_comparison
@@ -8,15 +6,11 @@ from analysis.languages import language_gain_table
 from analysis.pareto import ALL_SIZES, study_fronts
 from analysis.report import (
     LEGEND,
-    Section,
     dev_vs_zero_shot_figure,
-    figure_html,
     gains_figure,
     language_heatmap_figure,
     pareto_figure,
-    render_page,
     size_comparison_figure,
-    table_html,
 )
 from analysis.transfer import dev_vs_zero_shot, rank_correlation
 
@@ -79,16 +73,3 @@ def test_heatmap_and_scatter_figures(small_study):
     assert "Spearman rho = 1.00 (n = 9)" in fig.layout.annotations[0].text
     assert {t.legendgroup for t in fig.data} == {"small", "large"}
     assert "config" not in fig.data[0].text[0] and "lr = 1e-05" in fig.data[0].text[0]
-
-
-def test_the_page_is_self_contained(small_study):
-    points = _points(small_study)
-    fig = figure_html(pareto_figure(points, study_fronts(points, objective="target_task")), "pareto-0")
-    page = render_page("a <report>", "<p>summary</p>", [Section("fronts", "text & more", [fig, table_html(points.head(2))])])
-    assert page.startswith("<!DOCTYPE html>")
-    assert "<title>a &lt;report&gt;</title>" in page and "text &amp; more" in page
-    # plotly.js is inline, once; no script is loaded from anywhere
-    assert page.count("Plotly.newPlot(") == 1
-    assert re.search(r"<script[^>]*\bsrc=", page) is None
-    assert "cdn.plot.ly/plotly" not in page and len(page) > 3_000_000  # characters: plotly.js is ~4.8 MB
-    assert 'id="pareto-0"' in page and "toggleothers" in page

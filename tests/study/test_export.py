@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from analysis import aggregate, pareto
+from analysis.tables import analyse
 from study import export as exporter
 from study import results, storage
 from study.cli import app
@@ -66,21 +66,6 @@ def test_export_writes_every_figure_as_png_and_svg(exported):
     assert "size_comparison.png" not in output
 
 
-def test_the_front_table_holds_every_front(exported):
-    report, _ = exported
-    table = pd.read_parquet(f"{report}/results.parquet")
-    front = pd.read_csv(f"{report}/pareto_front.csv")
-    assert set(front.target_task) == {"overall", "builtin_pos", "builtin_tatoeba", "builtin_xnli"}
-    assert set(front.cost_axis) == {pareto.STEPS_AXIS, pareto.FLOPS_AXIS}
-    points = aggregate.seed_means(aggregate.overall_scores(table).assign(target_task="overall"))
-    expected = pareto.frontier_table(points, cost=pareto.STEPS_AXIS, by="model")
-    overall_steps = front[(front.target_task == "overall") & (front.cost_axis == pareto.STEPS_AXIS)]
-    assert overall_steps.trial_ids.tolist() == expected.trial_ids.tolist()
-    # The baseline costs nothing, so it is on every front.
-    for _, one in front.groupby(["target_task", "cost_axis"]):
-        assert 0 in one.intermediate_steps.tolist()
-
-
 def test_gains_and_signal_tables(exported):
     report, _ = exported
     gains = pd.read_csv(f"{report}/gains.csv")
@@ -128,7 +113,7 @@ def test_export_reads_one_snapshot_while_trials_write(tmp_path, monkeypatch):
     assert landed.is_set()
     exported = pd.read_parquet(written["results table"])
     assert len(exported) < len(collect(uri))  # the files that landed later are not in this export
-    tables = exporter.analyse(exported)
+    tables = analyse(exported, properties=exporter.language_properties())
     for kind, frame in (("pareto front", tables.fronts), ("gains", tables.gains),
                         ("size comparison", tables.size_comparison), ("language gains", tables.language_gains),
                         ("rank correlation", tables.rank_correlation)):
