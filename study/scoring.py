@@ -49,7 +49,15 @@ from rich.table import Table
 from rich.text import Text
 
 from study import metrics
-from study.tasks.readers import json_problem
+from study.tasks.submission import (
+    ScoringError,
+    jsonl_label_pairs,
+    line_pairs,
+    qa_pairs,
+    ranking_files,
+    read_labels,
+    tag_pairs,
+)
 from study.tasks.languages import (
     BENCHMARKS,
     QA_TASKS,
@@ -63,224 +71,44 @@ CONVENTIONS: tuple[str, ...] = ("official", "f1_only")
 TOP_K = 20  # Mewsli-X and LAReQA are scored on each query's 20 best candidates
 
 
-class ScoringError(Exception):
-    """A submission or label file that cannot be scored: names the file, the line (or JSON path) and the rule."""
-
-    def __init__(self, problem: str, *, path: Path | str | None = None, line: int | str | None = None,
-                 rule: str | None = None) -> None:
-        self.problem, self.path, self.line, self.rule = problem, path, line, rule
-        where = "" if path is None else (f"{path}:{line}: " if line is not None else f"{path}: ")
-        super().__init__(f"{where}{problem}" + (f" (rule: {rule})" if rule else ""))
-
-
-# ------------------------------------------------------------------------------------------ readers
-def _read_text_lines(path: Path) -> list[str]:
-    """The file's lines without their line ends, split as Python's text mode splits them (\\n, \\r\\n, \\r)."""
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        raise ScoringError(f"not valid UTF-8 ({err.reason})", path=path, line=line,
-                           rule="prediction and label files are UTF-8 text") from None
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()  # the final line end does not start another line
-    return lines
-
-
-def _read_labels(path: Path) -> list[str]:
-    """One label per line, surrounding whitespace removed (evaluate.py's `read_label`)."""
-    return [line.strip() for line in _read_text_lines(path)]
-
-
-@dataclass
-class _Sentence:
-    first_line: int  # 1-based line of its first tag (or of the blank line that ends an empty sentence)
-    tags: list[str]
-
-
-def _read_tag_sentences(path: Path) -> list[_Sentence]:
-    """One tag per line, sentences separated by blank lines (evaluate.py's `read_tag`). As there, every
-    blank line ends a sentence, so two blank lines in a row make an empty sentence."""
-    sentences: list[_Sentence] = []
-    tags: list[str] = []
-    start = 1
-    for number, line in enumerate(_read_text_lines(path), start=1):
-        line = line.strip()
-        if line:
-            if not tags:
-                start = number
-            tags.append(line)
-        else:
-            sentences.append(_Sentence(start if tags else number, tags))
-            tags = []
-    if tags:
-        sentences.append(_Sentence(start, tags))
-    return sentences
-
-
-def _read_json(path: Path) -> Any:
-    lines = _read_text_lines(path)  # reports bad UTF-8 with its line
-    try:
-        return json.loads("\n".join(lines))
-    except (ValueError, RecursionError) as err:
-        line = err.lineno if isinstance(err, json.JSONDecodeError) else None
-        raise ScoringError(f"not valid JSON: {json_problem(err)}", path=path, line=line,
-                           rule="QA, Mewsli-X and LAReQA files are one JSON document") from None
-
-
-def _read_jsonl_labels(path: Path) -> list[tuple[int, Any]]:
-    """XCOPA: one JSON object per line with a "label" field (evaluate.py's `read_xcopa`)."""
-    out = []
-    for number, line in enumerate(_read_text_lines(path), start=1):
-        try:
-            row = json.loads(line)
-        except (ValueError, RecursionError) as err:
-            raise ScoringError(f"not valid JSON: {json_problem(err)}", path=path, line=number,
-                               rule="XCOPA files hold one JSON object per line") from None
-        if not isinstance(row, dict) or "label" not in row:
-            raise ScoringError('no "label" field', path=path, line=number,
-                               rule='every XCOPA line is an object with a "label"')
-        out.append((number, row["label"]))
-    return out
-
-
-def _squad_answers(path: Path) -> dict[str, list[str]]:
-    """Question id -> gold answer texts, in file order, from a SQuAD-format label file."""
-    document = _read_json(path)
-    articles = document["data"] if isinstance(document, dict) and "data" in document else document
-    rule = 'SQuAD format: {"data": [{"paragraphs": [{"qas": [{"id", "answers": [{"text"}]}]}]}]}'
-    if not isinstance(articles, list):
-        raise ScoringError("no list of articles", path=path, line="data", rule=rule)
-    answers: dict[str, list[str]] = {}
-    for a, article in enumerate(articles):
-        paragraphs = article.get("paragraphs") if isinstance(article, dict) else None
-        if not isinstance(paragraphs, list):
-            raise ScoringError('no "paragraphs" list', path=path, line=f"data[{a}]", rule=rule)
-        for p, paragraph in enumerate(paragraphs):
-            qas = paragraph.get("qas") if isinstance(paragraph, dict) else None
-            if not isinstance(qas, list):
-                raise ScoringError('no "qas" list', path=path, line=f"data[{a}].paragraphs[{p}]", rule=rule)
-            for q, qa in enumerate(qas):
-                where = f"data[{a}].paragraphs[{p}].qas[{q}]"
-                if not (isinstance(qa, dict) and isinstance(qa.get("id"), str) and isinstance(qa.get("answers"), list)):
-                    raise ScoringError('no string "id" and "answers" list', path=path, line=where, rule=rule)
-                texts = [ans.get("text") if isinstance(ans, dict) else None for ans in qa["answers"]]
-                if not texts or not all(isinstance(t, str) for t in texts):
-                    raise ScoringError("no gold answer text", path=path, line=where,
-                                       rule="every question has at least one answer with a string \"text\"")
-                if qa["id"] in answers:
-                    raise ScoringError(f"question id {qa['id']!r} appears twice", path=path, line=where,
-                                       rule="question ids are unique within a file")
-                answers[qa["id"]] = texts
-    return answers
-
-
-def _id_map(path: Path, value_rule: str, check: Callable[[Any], bool]) -> dict[str, Any]:
-    document = _read_json(path)
-    if not isinstance(document, dict):
-        raise ScoringError("not a JSON object", path=path, line=1, rule=value_rule)
-    for key, value in document.items():
-        if not check(value):
-            raise ScoringError(f"bad value for {key!r}: {str(value)[:80]}", path=path, line=key, rule=value_rule)
-    return document
-
-
-def _is_str_list(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
-
-
 # ----------------------------------------------------------------------------------- per-task scorers
 # Each scorer: (prediction file, label file, language, notes) -> {metric: value on 0-100}. `notes`
 # collects what the official script passes over silently (unanswered questions, ignored ids).
 Scorer = Callable[[Path, Path, str, list[str]], dict[str, float]]
 
 
-def _same_count(pred_path: Path, label_path: Path, n_pred: int, n_label: int, unit: str) -> None:
-    if n_pred != n_label:
-        raise ScoringError(f"{n_pred} {unit} but {label_path} has {n_label}", path=pred_path,
-                           rule=f"one prediction per label, so the same number of {unit}")
-
-
 def _score_accuracy(pred_path: Path, label_path: Path, lang: str, notes: list[str]) -> dict[str, float]:
-    predictions, labels = _read_labels(pred_path), _read_labels(label_path)
-    _same_count(pred_path, label_path, len(predictions), len(labels), "lines")
-    if not labels:
-        raise ScoringError("no lines", path=label_path, rule="a language has at least one example")
-    return {"accuracy": metrics.accuracy(labels, predictions)}
+    return {"accuracy": metrics.accuracy(*line_pairs(pred_path, label_path))}
 
 
 def _score_xcopa(pred_path: Path, label_path: Path, lang: str, notes: list[str]) -> dict[str, float]:
-    predictions, labels = _read_jsonl_labels(pred_path), _read_jsonl_labels(label_path)
-    _same_count(pred_path, label_path, len(predictions), len(labels), "lines")
-    if not labels:
-        raise ScoringError("no lines", path=label_path, rule="a language has at least one example")
-    return {"accuracy": metrics.accuracy([v for _, v in labels], [v for _, v in predictions])}
+    return {"accuracy": metrics.accuracy(*jsonl_label_pairs(pred_path, label_path))}
 
 
 def _score_tags(pred_path: Path, label_path: Path, lang: str, notes: list[str]) -> dict[str, float]:
-    predictions, labels = _read_tag_sentences(pred_path), _read_tag_sentences(label_path)
-    _same_count(pred_path, label_path, len(predictions), len(labels), "sentences (blank-line separated)")
-    if not labels:
-        raise ScoringError("no sentences", path=label_path, rule="a language has at least one example")
-    for i, (pred, gold) in enumerate(zip(predictions, labels), start=1):
-        if len(pred.tags) != len(gold.tags):
-            raise ScoringError(
-                f"sentence {i} has {len(pred.tags)} tags, but in {label_path} (line {gold.first_line}) it has "
-                f"{len(gold.tags)}", path=pred_path, line=pred.first_line, rule="one tag per token, one token per line")
-    return metrics.seqeval_scores([s.tags for s in labels], [s.tags for s in predictions])
+    return metrics.seqeval_scores(*tag_pairs(pred_path, label_path))
 
 
 def _score_bucc(pred_path: Path, label_path: Path, lang: str, notes: list[str]) -> dict[str, float]:
     # Pair sets, so no count check (as evaluate.py): a miner may output any number of pairs.
-    return metrics.bucc_f1(_read_labels(label_path), _read_labels(pred_path))
-
-
-def _qa_predictions(pred_path: Path, answers: Mapping[str, Any], notes: list[str]) -> dict[str, str]:
-    predictions = _id_map(pred_path, "QA predictions are {question_id: answer text}", lambda v: isinstance(v, str))
-    unanswered = sum(1 for qid in answers if qid not in predictions)
-    if unanswered:
-        notes.append(f"{pred_path}: {unanswered} of {len(answers)} questions have no prediction and score 0")
-    extra = sum(1 for qid in predictions if qid not in answers)
-    if extra:
-        notes.append(f"{pred_path}: {extra} predictions for question ids not in the labels were ignored")
-    return predictions
+    return metrics.bucc_f1(read_labels(label_path), read_labels(pred_path))
 
 
 def _score_squad(pred_path: Path, label_path: Path, lang: str, notes: list[str]) -> dict[str, float]:
-    answers = _squad_answers(label_path)
-    if not answers:
-        raise ScoringError("no questions", path=label_path, rule="a language has at least one example")
-    return metrics.squad_scores(answers, _qa_predictions(pred_path, answers, notes))
+    return metrics.squad_scores(*qa_pairs(pred_path, label_path, notes))
 
 
 def _score_mlqa(pred_path: Path, label_path: Path, lang: str, notes: list[str]) -> dict[str, float]:
-    answers = _squad_answers(label_path)
-    if not answers:
-        raise ScoringError("no questions", path=label_path, rule="a language has at least one example")
-    return metrics.mlqa_scores(answers, _qa_predictions(pred_path, answers, notes), lang)
-
-
-def _ranking_files(pred_path: Path, label_path: Path, what: str, notes: list[str]) -> tuple[dict, dict]:
-    gold = _id_map(label_path, f"{what} labels are {{id: [gold ids]}}, at least one gold id each",
-                   lambda v: _is_str_list(v) and len(v) > 0)
-    if not gold:
-        raise ScoringError("no queries", path=label_path, rule="a language has at least one example")
-    ranked = _id_map(pred_path, f"{what} predictions are {{id: [ids, best first]}}", _is_str_list)
-    missing = sum(1 for key in gold if key not in ranked)
-    if missing:
-        notes.append(f"{pred_path}: {missing} of {len(gold)} queries have no ranking and score 0")
-    return gold, ranked
+    return metrics.mlqa_scores(*qa_pairs(pred_path, label_path, notes), lang)
 
 
 def _score_mewslix(pred_path: Path, label_path: Path, lang: str, notes: list[str]) -> dict[str, float]:
-    gold, ranked = _ranking_files(pred_path, label_path, "Mewsli-X", notes)
+    gold, ranked = ranking_files(pred_path, label_path, "Mewsli-X", notes)
     return {"map@20": metrics.mewslix_mrr(gold, ranked, k=TOP_K)}
 
 
 def _score_lareqa(pred_path: Path, label_path: Path, lang: str, notes: list[str]) -> dict[str, float]:
-    gold, ranked = _ranking_files(pred_path, label_path, "LAReQA", notes)
+    gold, ranked = ranking_files(pred_path, label_path, "LAReQA", notes)
     return {"map@20": metrics.map_at_k(list(gold.values()), [ranked.get(q, []) for q in gold], k=TOP_K)}
 
 
