@@ -31,6 +31,13 @@ Where the official script cannot produce a number, this module does, and says ho
 
 Conventions: "official" is the above; "f1_only" scores QA tasks by F1 alone (the convention of, e.g.,
 the mGTE paper's XTREME-R table). Everything else is the same in both.
+
+Tasks of no benchmark (benchmark "none": the built-in tasks, a user's own): every label folder named after a
+registered task is scored, on the languages of its label files (`test-LANG.EXT`, EXT the entry's `suffix`),
+with no groups; the overall score is the mean of the scored tasks' scores. A task the official scorer does
+not know is read by its format (`Format.read_submission`) and scored with its registry entry's metric, so
+its numbers are the ones a trial records; a benchmark task keeps its official scorer whatever the benchmark.
+A task's score keys and display name are its registry entry's (`study.tasks.registry.Task`).
 """
 
 from __future__ import annotations
@@ -49,6 +56,8 @@ from rich.table import Table
 from rich.text import Text
 
 from study import metrics
+from study.tasks import registry
+from study.tasks.registry import QA_SCORE_KEYS
 from study.tasks.submission import (
     ScoringError,
     jsonl_label_pairs,
@@ -58,16 +67,10 @@ from study.tasks.submission import (
     read_labels,
     tag_pairs,
 )
-from study.tasks.languages import (
-    BENCHMARKS,
-    QA_TASKS,
-    TASK_DISPLAY_NAMES,
-    TASK_GROUPS,
-    TASK_LANGUAGES,
-    TASK_METRIC_KEYS,
-)
+from study.tasks.languages import BENCHMARKS, TASK_GROUPS, TASK_LANGUAGES
 
 CONVENTIONS: tuple[str, ...] = ("official", "f1_only")
+NO_BENCHMARK = "none"  # score registered tasks of no benchmark (see the module docstring)
 TOP_K = 20  # Mewsli-X and LAReQA are scored on each query's 20 best candidates
 
 
@@ -112,32 +115,59 @@ def _score_lareqa(pred_path: Path, label_path: Path, lang: str, notes: list[str]
     return {"map@20": metrics.map_at_k(list(gold.values()), [ranked.get(q, []) for q in gold], k=TOP_K)}
 
 
+# The official scorer's per-task readers and metrics (evaluate.py's), by task name.
+OFFICIAL_SCORERS: Mapping[str, Scorer] = {
+    "pawsx": _score_accuracy,
+    "xnli": _score_accuracy,
+    "xcopa": _score_xcopa,
+    "udpos": _score_tags,
+    "panx": _score_tags,
+    "bucc2018": _score_bucc,
+    "tatoeba": _score_accuracy,
+    "mewslix": _score_mewslix,
+    "lareqa": _score_lareqa,
+    "xquad": _score_squad,
+    "mlqa": _score_mlqa,
+    "tydiqa": _score_squad,
+}
+
+
 @dataclass(frozen=True)
 class _TaskFiles:
-    suffix: str
+    suffix: str  # the task entry's `suffix`
     score: Scorer
 
 
+def _format_scorer(task: registry.Task) -> Scorer:
+    """A task the official scorer does not know: its format reads the files, its entry's metric scores them
+    (the numbers `Task.score` gives a trial's rows, without the derived "score")."""
+    def score(pred_path: Path, label_path: Path, lang: str, notes: list[str]) -> dict[str, float]:
+        gold, predicted = task.format.read_submission(task, pred_path, label_path, notes)
+        values = task.score(gold, predicted, lang)
+        del values["score"]
+        return values
+
+    return score
+
+
 TASK_FILES: Mapping[str, _TaskFiles] = {
-    "pawsx": _TaskFiles("tsv", _score_accuracy),
-    "xnli": _TaskFiles("tsv", _score_accuracy),
-    "xcopa": _TaskFiles("jsonl", _score_xcopa),
-    "udpos": _TaskFiles("tsv", _score_tags),
-    "panx": _TaskFiles("tsv", _score_tags),
-    "bucc2018": _TaskFiles("tsv", _score_bucc),
-    "tatoeba": _TaskFiles("tsv", _score_accuracy),
-    "mewslix": _TaskFiles("json", _score_mewslix),
-    "lareqa": _TaskFiles("json", _score_lareqa),
-    "xquad": _TaskFiles("json", _score_squad),
-    "mlqa": _TaskFiles("json", _score_mlqa),
-    "tydiqa": _TaskFiles("json", _score_squad),
+    name: _TaskFiles(registry.get(name).suffix, scorer) for name, scorer in OFFICIAL_SCORERS.items()
 }
+
+
+def task_files(task: str) -> _TaskFiles:
+    """How a task's files are named and scored: the official scorer's way for the tasks it knows, else the
+    registry entry's suffix, format reader and metric."""
+    if task in TASK_FILES:
+        return TASK_FILES[task]
+    entry = registry.get(task)
+    return _TaskFiles(entry.suffix, _format_scorer(entry))
 
 
 # -------------------------------------------------------------------------------------- aggregation
 def _check_benchmark(benchmark: str, convention: str) -> None:
-    if benchmark not in BENCHMARKS:
-        raise ValueError(f"unknown benchmark {benchmark!r}; choose one of {list(BENCHMARKS)}")
+    if benchmark not in BENCHMARKS and benchmark != NO_BENCHMARK:
+        raise ValueError(f"unknown benchmark {benchmark!r}; choose one of {[*BENCHMARKS, NO_BENCHMARK]}")
     if convention not in CONVENTIONS:
         raise ValueError(f"unknown convention {convention!r}; choose one of {list(CONVENTIONS)}")
 
@@ -145,16 +175,17 @@ def _check_benchmark(benchmark: str, convention: str) -> None:
 def task_score(task: str, values: Mapping[str, float] | float, convention: str = "official") -> float:
     """A task's score from its language-averaged metrics (keys with or without the "avg_" prefix).
 
-    QA tasks: (EM + F1) / 2 under "official", F1 under "f1_only"; other tasks: their one metric
-    (`TASK_METRIC_KEYS`). A plain number is taken as the task score itself.
+    QA tasks: (EM + F1) / 2 under "official", F1 under "f1_only"; other tasks: their one metric (the
+    registry entry's `score_keys`). A plain number is taken as the task score itself.
     """
     if convention not in CONVENTIONS:
         raise ValueError(f"unknown convention {convention!r}; choose one of {list(CONVENTIONS)}")
     if isinstance(values, numbers.Real):
         return float(values)
-    if task not in TASK_METRIC_KEYS:
-        raise ValueError(f"unknown task {task!r}; known: {list(TASK_METRIC_KEYS)}")
-    keys = ("f1",) if task in QA_TASKS and convention == "f1_only" else TASK_METRIC_KEYS[task]
+    entry = registry.get(task, None)
+    if entry is None:
+        raise ValueError(f"unknown task {task!r}; known: {registry.names()}")
+    keys = ("f1",) if entry.score_keys == QA_SCORE_KEYS and convention == "f1_only" else entry.score_keys
 
     def get(key: str) -> float:
         for name in (f"avg_{key}", key):
@@ -163,7 +194,7 @@ def task_score(task: str, values: Mapping[str, float] | float, convention: str =
         raise ValueError(f"{task}: no {key!r} (or 'avg_{key}') among {sorted(values)}; its {convention} score "
                          f"needs {list(keys)}")
 
-    if len(keys) == 2:
+    if keys == QA_SCORE_KEYS:
         return (get("exact_match") + get("f1")) / 2
     return get(keys[0])
 
@@ -176,17 +207,18 @@ def aggregate(task_scores: Mapping[str, Mapping[str, float] | float], benchmark:
     "f1": 77.2}} (the "avg_" keys of `score_submission` also work), or to its task score as a number.
     Returns {"tasks": {task: score}, "groups": {group: mean of its tasks}, "overall": mean of all task
     scores or None, "missing": [tasks not given], "benchmark", "convention"}. A group, and the overall
-    score, appear only when all their tasks are given.
+    score, appear only when all their tasks are given. Benchmark "none": the given (registered) tasks, no
+    groups, and the overall score is their mean.
     """
     _check_benchmark(benchmark, convention)
-    all_tasks = list(TASK_LANGUAGES[benchmark])
+    all_tasks = list(task_scores) if benchmark == NO_BENCHMARK else list(TASK_LANGUAGES[benchmark])
     unknown = [t for t in task_scores if t not in all_tasks]
     if unknown:
         raise ValueError(f"{unknown} are not {benchmark} tasks; its tasks: {all_tasks}")
     scores = {t: task_score(t, task_scores[t], convention) for t in all_tasks if t in task_scores}
     groups = {
         group: sum(scores[t] for t in tasks) / len(tasks)
-        for group, tasks in TASK_GROUPS[benchmark].items()
+        for group, tasks in TASK_GROUPS.get(benchmark, {}).items()
         if all(t in scores for t in tasks)
     }
     missing = [t for t in all_tasks if t not in scores]
@@ -199,11 +231,35 @@ def aggregate(task_scores: Mapping[str, Mapping[str, float] | float], benchmark:
 
 
 # ---------------------------------------------------------------------------------- whole submission
+def _registered_task_languages(label_dir: Path) -> dict[str, tuple[str, ...]]:
+    """Benchmark "none": each folder of `label_dir` named after a registered task, with the languages of its
+    label files (`test-LANG.EXT`, EXT the entry's suffix), sorted; folders without one are left out."""
+    found: dict[str, tuple[str, ...]] = {}
+    for folder in sorted(p for p in label_dir.iterdir() if p.is_dir()):
+        task = registry.get(folder.name, None)
+        if task is None:
+            continue
+        end = f".{task.suffix}"
+        langs = sorted(p.name[len("test-"):-len(end)] for p in folder.glob(f"test-*{end}") if p.is_file())
+        if langs:
+            found[task.name] = tuple(langs)
+    return found
+
+
+def task_languages(benchmark: str, label_dir: Path | str) -> Mapping[str, tuple[str, ...]]:
+    """The tasks `score_submission` scores and the languages of each: the benchmark's; for "none", the
+    registered tasks that have label files under `label_dir`, on the languages of those files."""
+    if benchmark == NO_BENCHMARK:
+        return _registered_task_languages(Path(label_dir))
+    return TASK_LANGUAGES[benchmark]
+
+
 def score_submission(pred_dir: Path | str, label_dir: Path | str, benchmark: str, convention: str = "official",
                      tasks: Iterable[str] | None = None, on_file=None) -> dict[str, Any]:
     """Score a submission folder against a label folder, as evaluate.py does (see the module docstring).
 
-    `tasks` limits scoring to some of the benchmark's tasks (default: all that both folders have).
+    `tasks` limits scoring to some of the benchmark's tasks (default: all that both folders have). Benchmark
+    "none" scores registered tasks of any benchmark or none (see the module docstring).
     Returns {"benchmark", "convention",
              "tasks": {task: {metric: {lang: value}, "avg_<metric>": value, "avg_metric": task score}},
              "groups": {group: value}, "overall": value or None, "missing": [unscored tasks],
@@ -217,17 +273,21 @@ def score_submission(pred_dir: Path | str, label_dir: Path | str, benchmark: str
     for folder, role in ((pred_dir, "prediction"), (label_dir, "label")):
         if not folder.is_dir():
             raise ScoringError(f"no {role} folder", path=folder, rule="a submission is a folder of TASK/ folders")
-    task_langs = TASK_LANGUAGES[benchmark]
+    task_langs = task_languages(benchmark, label_dir)
     wanted = list(task_langs) if tasks is None else list(tasks)
     unknown = [t for t in wanted if t not in task_langs]
     if unknown:
+        if benchmark == NO_BENCHMARK:
+            raise ValueError(f"{unknown} are not registered tasks with label files in {label_dir}; "
+                             f"those: {list(task_langs)}")
         raise ValueError(f"{unknown} are not {benchmark} tasks; its tasks: {list(task_langs)}")
 
     pred_tasks = {p.name for p in pred_dir.iterdir() if p.is_dir()}
     label_tasks = {p.name for p in label_dir.iterdir() if p.is_dir()}
     skipped: dict[str, str] = {}
     for name in sorted(pred_tasks - set(task_langs)):
-        skipped[name] = f"{pred_dir / name}: not a task of {benchmark}; ignored"
+        skipped[name] = (f"{pred_dir / name}: not a task of {benchmark}; ignored" if benchmark != NO_BENCHMARK else
+                         f"{pred_dir / name}: not a registered task with label files; ignored")
     notes: list[str] = []
     detailed: dict[str, dict[str, Any]] = {}
     for task, langs in task_langs.items():
@@ -238,7 +298,7 @@ def score_submission(pred_dir: Path | str, label_dir: Path | str, benchmark: str
             absent = [str(folder / task) for folder, have in sides if task not in have]
             skipped[task] = f"no folder {' or '.join(absent)}; task not scored"
             continue
-        files = TASK_FILES[task]
+        files = task_files(task)
         per_metric: dict[str, dict[str, float]] = {}
         for lang in langs:
             pred_path = pred_dir / task / f"test-{lang}.{files.suffix}"
@@ -270,13 +330,24 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def _display_name(task: str) -> str:
+    entry = registry.get(task, None)
+    return entry.display_name if entry is not None else task
+
+
+def _score_keys(task: str) -> tuple[str, ...]:
+    entry = registry.get(task, None)
+    return entry.score_keys if entry is not None else ()
+
+
 def render_scores(result: Mapping[str, Any], console: Console) -> None:
     """Print a `score_submission` result as rich tables: tasks, per-language scores, groups and overall."""
     benchmark, convention = result["benchmark"], result["convention"]
     tasks: Mapping[str, Mapping[str, Any]] = result["tasks"]
     qa_rule = "QA = (EM + F1) / 2" if convention == "official" else "QA = F1"
+    heading = "Registered" if benchmark == NO_BENCHMARK else benchmark.upper()
 
-    overview = Table(title=f"{benchmark.upper()} task scores ({convention} convention: {qa_rule})")
+    overview = Table(title=f"{heading} task scores ({convention} convention: {qa_rule})")
     overview.add_column("task")
     overview.add_column("languages", justify="right")
     overview.add_column("averages")
@@ -286,31 +357,31 @@ def render_scores(result: Mapping[str, Any], console: Console) -> None:
             f"{k[4:]} {_fmt(v)}" for k, v in entry.items() if k.startswith("avg_") and k != "avg_metric"
         )
         n_langs = max((len(v) for v in entry.values() if isinstance(v, dict)), default=0)
-        overview.add_row(TASK_DISPLAY_NAMES.get(task, task), str(n_langs), averages, _fmt(entry["avg_metric"]))
+        overview.add_row(_display_name(task), str(n_langs), averages, _fmt(entry["avg_metric"]))
     console.print(overview)
 
     per_lang = Table(title="Per-language scores (QA: EM/F1)")
     per_lang.add_column("lang")
     languages: list[str] = []
     for task, entry in tasks.items():
-        per_lang.add_column(TASK_DISPLAY_NAMES.get(task, task), justify="right")
+        per_lang.add_column(_display_name(task), justify="right")
         for by_lang in (v for v in entry.values() if isinstance(v, dict)):
             languages.extend(lang for lang in by_lang if lang not in languages)
     for lang in sorted(languages):
         cells = []
         for task, entry in tasks.items():
-            keys = TASK_METRIC_KEYS.get(task, ())
+            keys = _score_keys(task)
             values = [entry.get(k, {}).get(lang) for k in keys]
             cells.append("" if any(v is None for v in values) or not values else "/".join(_fmt(v) for v in values))
         per_lang.add_row(lang, *cells)
     console.print(per_lang)
 
-    summary = Table(title=f"{benchmark.upper()} groups and overall")
+    summary = Table(title=f"{heading} groups and overall")
     summary.add_column("group")
     summary.add_column("tasks")
     summary.add_column("score", justify="right", style="bold")
-    for group, group_tasks in TASK_GROUPS[benchmark].items():
-        summary.add_row(group, ", ".join(TASK_DISPLAY_NAMES[t] for t in group_tasks), _fmt(result["groups"].get(group)))
+    for group, group_tasks in TASK_GROUPS.get(benchmark, {}).items():
+        summary.add_row(group, ", ".join(_display_name(t) for t in group_tasks), _fmt(result["groups"].get(group)))
     missing = result.get("missing", [])
     covered = "all tasks" if not missing else f"missing: {', '.join(missing)}"
     summary.add_row("overall", covered, _fmt(result["overall"]))
@@ -327,13 +398,15 @@ def score_command(pred_dir: Path, label_dir: Path, benchmark: str, as_json: bool
     """`xstudy score`: score a submission and print it (JSON on stdout with `as_json`, tables otherwise).
 
     Exit codes: 0 scored; 1 the files cannot be scored (the message names file, line and rule);
-    2 a bad argument (unknown benchmark or convention).
+    2 a bad argument (unknown benchmark or convention). `benchmark` "none" scores registered tasks of no
+    benchmark (see the module docstring).
     """
     from study.console_progress import bar
 
     errors = Console(stderr=True)
     try:
-        files = sum(len(langs) for langs in TASK_LANGUAGES.get(benchmark, {}).values())
+        known = benchmark in BENCHMARKS or (benchmark == NO_BENCHMARK and Path(label_dir).is_dir())
+        files = sum(len(langs) for langs in task_languages(benchmark, label_dir).values()) if known else 0
         with bar("scoring", files, console=errors) as progress:
             result = score_submission(pred_dir, label_dir, benchmark, convention,
                                       on_file=lambda task, lang: progress.advance(1, f"{task} {lang}"))
