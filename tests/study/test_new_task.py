@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from study import results, storage
 from study.cli import app
 from study.predictions import write_labels, write_predictions
-from study.scoring import score_command, score_submission
+from study.scoring import ScoringError, score_command, score_submission
 from study.synthetic import benchmark as builtin
 from study.tasks import readers as R
 from study.tasks import registry
@@ -157,7 +157,7 @@ def test_the_submission_scores_what_the_trial_recorded(study, capsys):
         out = capsys.readouterr().out
         assert "My NLI" in out and "My tags" in out
     # An XTREME score does not know them.
-    with pytest.raises(Exception, match="no xtreme task folder"):
+    with pytest.raises(ScoringError, match="no xtreme task folder"):
         score_submission(pred, labels, "xtreme")
 
 
