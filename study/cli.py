@@ -304,7 +304,9 @@ def status(
 def score(
     pred_dir: Annotated[Path, typer.Argument(metavar="PRED_DIR")],
     label_dir: Annotated[Path, typer.Argument(metavar="LABEL_DIR")],
-    benchmark: Annotated[str, typer.Option(help="xtreme or xtreme-r")] = "xtreme",
+    benchmark: Annotated[str, typer.Option(
+        help="xtreme, xtreme-r, or none: every registered task with a folder of label files (built-in or your "
+             "own tasks), on the languages of those files")] = "xtreme",
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Score predictions in the XTREME submission layout (TASK/test-LANG.tsv|json) like the official scorer."""

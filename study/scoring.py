@@ -34,6 +34,13 @@ Where the official script cannot produce a number, this module does, and says ho
 
 Conventions: "official" is the above; "f1_only" scores QA tasks by F1 alone (the convention of, e.g.,
 the mGTE paper's XTREME-R table). Everything else is the same in both.
+
+Tasks of no benchmark (benchmark "none": the built-in tasks, a user's own): every label folder named after a
+registered task is scored, on the languages of its label files (`test-LANG.EXT`, EXT the entry's `suffix`),
+with no groups; the overall score is the mean of the scored tasks' scores. A task the official scorer does
+not know is read by its format (`Format.read_submission`) and scored with its registry entry's metric, so
+its numbers are the ones a trial records; a benchmark task keeps its official scorer whatever the benchmark.
+A task's score keys and display name are its registry entry's (`study.tasks.registry.Task`).
 """
 
 from __future__ import annotations
@@ -52,146 +59,22 @@ from rich.table import Table
 from rich.text import Text
 
 from study import metrics
-from study.tasks.readers import json_problem
-from study.tasks.languages import (
-    BENCHMARKS,
-    QA_TASKS,
-    TASK_DISPLAY_NAMES,
-    TASK_GROUPS,
-    TASK_LANGUAGES,
-    TASK_METRIC_KEYS,
+from study.tasks import registry
+from study.tasks.registry import QA_SCORE_KEYS
+from study.tasks.submission import (
+    ScoringError,
+    jsonl_label_pairs,
+    line_pairs,
+    qa_pairs,
+    ranking_files,
+    read_labels,
+    tag_pairs,
 )
+from study.tasks.languages import BENCHMARKS, TASK_GROUPS, TASK_LANGUAGES
 
 CONVENTIONS: tuple[str, ...] = ("official", "f1_only")
+NO_BENCHMARK = "none"  # score registered tasks of no benchmark (see the module docstring)
 TOP_K = 20  # Mewsli-X and LAReQA are scored on each query's 20 best candidates
-
-
-class ScoringError(Exception):
-    """A submission or label file that cannot be scored: names the file, the line (or JSON path) and the rule."""
-
-    def __init__(self, problem: str, *, path: Path | str | None = None, line: int | str | None = None,
-                 rule: str | None = None) -> None:
-        self.problem, self.path, self.line, self.rule = problem, path, line, rule
-        where = "" if path is None else (f"{path}:{line}: " if line is not None else f"{path}: ")
-        super().__init__(f"{where}{problem}" + (f" (rule: {rule})" if rule else ""))
-
-
-# ------------------------------------------------------------------------------------------ readers
-def _read_text_lines(path: Path) -> list[str]:
-    """The file's lines without their line ends, split as Python's text mode splits them (\\n, \\r\\n, \\r)."""
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        raise ScoringError(f"not valid UTF-8 ({err.reason})", path=path, line=line,
-                           rule="prediction and label files are UTF-8 text") from None
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()  # the final line end does not start another line
-    return lines
-
-
-def _read_labels(path: Path) -> list[str]:
-    """One label per line, surrounding whitespace removed (evaluate.py's `read_label`)."""
-    return [line.strip() for line in _read_text_lines(path)]
-
-
-@dataclass
-class _Sentence:
-    first_line: int  # 1-based line of its first tag (or of the blank line that ends an empty sentence)
-    tags: list[str]
-
-
-def _read_tag_sentences(path: Path) -> list[_Sentence]:
-    """One tag per line, sentences separated by blank lines (evaluate.py's `read_tag`). As there, every
-    blank line ends a sentence, so two blank lines in a row make an empty sentence."""
-    sentences: list[_Sentence] = []
-    tags: list[str] = []
-    start = 1
-    for number, line in enumerate(_read_text_lines(path), start=1):
-        line = line.strip()
-        if line:
-            if not tags:
-                start = number
-            tags.append(line)
-        else:
-            sentences.append(_Sentence(start if tags else number, tags))
-            tags = []
-    if tags:
-        sentences.append(_Sentence(start, tags))
-    return sentences
-
-
-def _read_json(path: Path) -> Any:
-    lines = _read_text_lines(path)  # reports bad UTF-8 with its line
-    try:
-        return json.loads("\n".join(lines))
-    except (ValueError, RecursionError) as err:
-        line = err.lineno if isinstance(err, json.JSONDecodeError) else None
-        raise ScoringError(f"not valid JSON: {json_problem(err)}", path=path, line=line,
-                           rule="QA, Mewsli-X and LAReQA files are one JSON document") from None
-
-
-def _read_jsonl_labels(path: Path) -> list[tuple[int, Any]]:
-    """XCOPA: one JSON object per line with a "label" field (evaluate.py's `read_xcopa`)."""
-    out = []
-    for number, line in enumerate(_read_text_lines(path), start=1):
-        try:
-            row = json.loads(line)
-        except (ValueError, RecursionError) as err:
-            raise ScoringError(f"not valid JSON: {json_problem(err)}", path=path, line=number,
-                               rule="XCOPA files hold one JSON object per line") from None
-        if not isinstance(row, dict) or "label" not in row:
-            raise ScoringError('no "label" field', path=path, line=number,
-                               rule='every XCOPA line is an object with a "label"')
-        out.append((number, row["label"]))
-    return out
-
-
-def _squad_answers(path: Path) -> dict[str, list[str]]:
-    """Question id -> gold answer texts, in file order, from a SQuAD-format label file."""
-    document = _read_json(path)
-    articles = document["data"] if isinstance(document, dict) and "data" in document else document
-    rule = 'SQuAD format: {"data": [{"paragraphs": [{"qas": [{"id", "answers": [{"text"}]}]}]}]}'
-    if not isinstance(articles, list):
-        raise ScoringError("no list of articles", path=path, line="data", rule=rule)
-    answers: dict[str, list[str]] = {}
-    for a, article in enumerate(articles):
-        paragraphs = article.get("paragraphs") if isinstance(article, dict) else None
-        if not isinstance(paragraphs, list):
-            raise ScoringError('no "paragraphs" list', path=path, line=f"data[{a}]", rule=rule)
-        for p, paragraph in enumerate(paragraphs):
-            qas = paragraph.get("qas") if isinstance(paragraph, dict) else None
-            if not isinstance(qas, list):
-                raise ScoringError('no "qas" list', path=path, line=f"data[{a}].paragraphs[{p}]", rule=rule)
-            for q, qa in enumerate(qas):
-                where = f"data[{a}].paragraphs[{p}].qas[{q}]"
-                if not (isinstance(qa, dict) and isinstance(qa.get("id"), str) and isinstance(qa.get("answers"), list)):
-                    raise ScoringError('no string "id" and "answers" list', path=path, line=where, rule=rule)
-                texts = [ans.get("text") if isinstance(ans, dict) else None for ans in qa["answers"]]
-                if not texts or not all(isinstance(t, str) for t in texts):
-                    raise ScoringError("no gold answer text", path=path, line=where,
-                                       rule="every question has at least one answer with a string \"text\"")
-                if qa["id"] in answers:
-                    raise ScoringError(f"question id {qa['id']!r} appears twice", path=path, line=where,
-                                       rule="question ids are unique within a file")
-                answers[qa["id"]] = texts
-    return answers
-
-
-def _id_map(path: Path, value_rule: str, check: Callable[[Any], bool]) -> dict[str, Any]:
-    document = _read_json(path)
-    if not isinstance(document, dict):
-        raise ScoringError("not a JSON object", path=path, line=1, rule=value_rule)
-    for key, value in document.items():
-        if not check(value):
-            raise ScoringError(f"bad value for {key!r}: {str(value)[:80]}", path=path, line=key, rule=value_rule)
-    return document
-
-
-def _is_str_list(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 # ----------------------------------------------------------------------------------- per-task scorers
@@ -200,119 +83,94 @@ def _is_str_list(value: Any) -> bool:
 Scorer = Callable[[Path, Path, str, list[str]], dict[str, float]]
 
 
-def _same_count(pred_path: Path, label_path: Path, n_pred: int, n_label: int, unit: str) -> None:
-    if n_pred != n_label:
-        raise ScoringError(f"{n_pred} {unit} but {label_path} has {n_label}", path=pred_path,
-                           rule=f"one prediction per label, so the same number of {unit}")
-
-
 def _score_accuracy(pred_path: Path, label_path: Path, lang: str, notes: list[str]) -> dict[str, float]:
-    predictions, labels = _read_labels(pred_path), _read_labels(label_path)
-    _same_count(pred_path, label_path, len(predictions), len(labels), "lines")
-    if not labels:
-        raise ScoringError("no lines", path=label_path, rule="a language has at least one example")
-    return {"accuracy": metrics.accuracy(labels, predictions)}
+    return {"accuracy": metrics.accuracy(*line_pairs(pred_path, label_path))}
 
 
 def _score_xcopa(pred_path: Path, label_path: Path, lang: str, notes: list[str]) -> dict[str, float]:
-    predictions, labels = _read_jsonl_labels(pred_path), _read_jsonl_labels(label_path)
-    _same_count(pred_path, label_path, len(predictions), len(labels), "lines")
-    if not labels:
-        raise ScoringError("no lines", path=label_path, rule="a language has at least one example")
-    return {"accuracy": metrics.accuracy([v for _, v in labels], [v for _, v in predictions])}
+    return {"accuracy": metrics.accuracy(*jsonl_label_pairs(pred_path, label_path))}
 
 
 def _score_tags(pred_path: Path, label_path: Path, lang: str, notes: list[str]) -> dict[str, float]:
-    predictions, labels = _read_tag_sentences(pred_path), _read_tag_sentences(label_path)
-    _same_count(pred_path, label_path, len(predictions), len(labels), "sentences (blank-line separated)")
-    if not labels:
-        raise ScoringError("no sentences", path=label_path, rule="a language has at least one example")
-    for i, (pred, gold) in enumerate(zip(predictions, labels), start=1):
-        if len(pred.tags) != len(gold.tags):
-            raise ScoringError(
-                f"sentence {i} has {len(pred.tags)} tags, but in {label_path} (line {gold.first_line}) it has "
-                f"{len(gold.tags)}", path=pred_path, line=pred.first_line, rule="one tag per token, one token per line")
-    return metrics.seqeval_scores([s.tags for s in labels], [s.tags for s in predictions])
+    return metrics.seqeval_scores(*tag_pairs(pred_path, label_path))
 
 
 def _score_bucc(pred_path: Path, label_path: Path, lang: str, notes: list[str]) -> dict[str, float]:
     # Pair sets, so no count check (as evaluate.py): a miner may output any number of pairs.
-    return metrics.bucc_f1(_read_labels(label_path), _read_labels(pred_path))
-
-
-def _qa_predictions(pred_path: Path, answers: Mapping[str, Any], notes: list[str]) -> dict[str, str]:
-    predictions = _id_map(pred_path, "QA predictions are {question_id: answer text}", lambda v: isinstance(v, str))
-    unanswered = sum(1 for qid in answers if qid not in predictions)
-    if unanswered:
-        notes.append(f"{pred_path}: {unanswered} of {len(answers)} questions have no prediction and score 0")
-    extra = sum(1 for qid in predictions if qid not in answers)
-    if extra:
-        notes.append(f"{pred_path}: {extra} predictions for question ids not in the labels were ignored")
-    return predictions
+    return metrics.bucc_f1(read_labels(label_path), read_labels(pred_path))
 
 
 def _score_squad(pred_path: Path, label_path: Path, lang: str, notes: list[str]) -> dict[str, float]:
-    answers = _squad_answers(label_path)
-    if not answers:
-        raise ScoringError("no questions", path=label_path, rule="a language has at least one example")
-    return metrics.squad_scores(answers, _qa_predictions(pred_path, answers, notes))
+    return metrics.squad_scores(*qa_pairs(pred_path, label_path, notes))
 
 
 def _score_mlqa(pred_path: Path, label_path: Path, lang: str, notes: list[str]) -> dict[str, float]:
-    answers = _squad_answers(label_path)
-    if not answers:
-        raise ScoringError("no questions", path=label_path, rule="a language has at least one example")
-    return metrics.mlqa_scores(answers, _qa_predictions(pred_path, answers, notes), lang)
-
-
-def _ranking_files(pred_path: Path, label_path: Path, what: str, notes: list[str]) -> tuple[dict, dict]:
-    gold = _id_map(label_path, f"{what} labels are {{id: [gold ids]}}, at least one gold id each",
-                   lambda v: _is_str_list(v) and len(v) > 0)
-    if not gold:
-        raise ScoringError("no queries", path=label_path, rule="a language has at least one example")
-    ranked = _id_map(pred_path, f"{what} predictions are {{id: [ids, best first]}}", _is_str_list)
-    missing = sum(1 for key in gold if key not in ranked)
-    if missing:
-        notes.append(f"{pred_path}: {missing} of {len(gold)} queries have no ranking and score 0")
-    return gold, ranked
+    return metrics.mlqa_scores(*qa_pairs(pred_path, label_path, notes), lang)
 
 
 def _score_mewslix(pred_path: Path, label_path: Path, lang: str, notes: list[str]) -> dict[str, float]:
-    gold, ranked = _ranking_files(pred_path, label_path, "Mewsli-X", notes)
+    gold, ranked = ranking_files(pred_path, label_path, "Mewsli-X", notes)
     return {"map@20": metrics.mewslix_mrr(gold, ranked, k=TOP_K)}
 
 
 def _score_lareqa(pred_path: Path, label_path: Path, lang: str, notes: list[str]) -> dict[str, float]:
-    gold, ranked = _ranking_files(pred_path, label_path, "LAReQA", notes)
+    gold, ranked = ranking_files(pred_path, label_path, "LAReQA", notes)
     return {"map@20": metrics.map_at_k(list(gold.values()), [ranked.get(q, []) for q in gold], k=TOP_K)}
+
+
+# The official scorer's per-task readers and metrics (evaluate.py's), by task name.
+OFFICIAL_SCORERS: Mapping[str, Scorer] = {
+    "pawsx": _score_accuracy,
+    "xnli": _score_accuracy,
+    "xcopa": _score_xcopa,
+    "udpos": _score_tags,
+    "panx": _score_tags,
+    "bucc2018": _score_bucc,
+    "tatoeba": _score_accuracy,
+    "mewslix": _score_mewslix,
+    "lareqa": _score_lareqa,
+    "xquad": _score_squad,
+    "mlqa": _score_mlqa,
+    "tydiqa": _score_squad,
+}
 
 
 @dataclass(frozen=True)
 class _TaskFiles:
-    suffix: str
+    suffix: str  # the task entry's `suffix`
     score: Scorer
 
 
+def _format_scorer(task: registry.Task) -> Scorer:
+    """A task the official scorer does not know: its format reads the files, its entry's metric scores them
+    (the numbers `Task.score` gives a trial's rows, without the derived "score")."""
+    def score(pred_path: Path, label_path: Path, lang: str, notes: list[str]) -> dict[str, float]:
+        gold, predicted = task.format.read_submission(task, pred_path, label_path, notes)
+        values = task.score(gold, predicted, lang)
+        del values["score"]
+        return values
+
+    return score
+
+
 TASK_FILES: Mapping[str, _TaskFiles] = {
-    "pawsx": _TaskFiles("tsv", _score_accuracy),
-    "xnli": _TaskFiles("tsv", _score_accuracy),
-    "xcopa": _TaskFiles("jsonl", _score_xcopa),
-    "udpos": _TaskFiles("tsv", _score_tags),
-    "panx": _TaskFiles("tsv", _score_tags),
-    "bucc2018": _TaskFiles("tsv", _score_bucc),
-    "tatoeba": _TaskFiles("tsv", _score_accuracy),
-    "mewslix": _TaskFiles("json", _score_mewslix),
-    "lareqa": _TaskFiles("json", _score_lareqa),
-    "xquad": _TaskFiles("json", _score_squad),
-    "mlqa": _TaskFiles("json", _score_mlqa),
-    "tydiqa": _TaskFiles("json", _score_squad),
+    name: _TaskFiles(registry.get(name).suffix, scorer) for name, scorer in OFFICIAL_SCORERS.items()
 }
+
+
+def task_files(task: str) -> _TaskFiles:
+    """How a task's files are named and scored: the official scorer's way for the tasks it knows, else the
+    registry entry's suffix, format reader and metric."""
+    if task in TASK_FILES:
+        return TASK_FILES[task]
+    entry = registry.get(task)
+    return _TaskFiles(entry.suffix, _format_scorer(entry))
 
 
 # -------------------------------------------------------------------------------------- aggregation
 def _check_benchmark(benchmark: str, convention: str) -> None:
-    if benchmark not in BENCHMARKS:
-        raise ValueError(f"unknown benchmark {benchmark!r}; choose one of {list(BENCHMARKS)}")
+    if benchmark not in BENCHMARKS and benchmark != NO_BENCHMARK:
+        raise ValueError(f"unknown benchmark {benchmark!r}; choose one of {[*BENCHMARKS, NO_BENCHMARK]}")
     if convention not in CONVENTIONS:
         raise ValueError(f"unknown convention {convention!r}; choose one of {list(CONVENTIONS)}")
 
@@ -320,16 +178,17 @@ def _check_benchmark(benchmark: str, convention: str) -> None:
 def task_score(task: str, values: Mapping[str, float] | float, convention: str = "official") -> float:
     """A task's score from its language-averaged metrics (keys with or without the "avg_" prefix).
 
-    QA tasks: (EM + F1) / 2 under "official", F1 under "f1_only"; other tasks: their one metric
-    (`TASK_METRIC_KEYS`). A plain number is taken as the task score itself.
+    QA tasks: (EM + F1) / 2 under "official", F1 under "f1_only"; other tasks: their one metric (the
+    registry entry's `score_keys`). A plain number is taken as the task score itself.
     """
     if convention not in CONVENTIONS:
         raise ValueError(f"unknown convention {convention!r}; choose one of {list(CONVENTIONS)}")
     if isinstance(values, numbers.Real):
         return float(values)
-    if task not in TASK_METRIC_KEYS:
-        raise ValueError(f"unknown task {task!r}; known: {list(TASK_METRIC_KEYS)}")
-    keys = ("f1",) if task in QA_TASKS and convention == "f1_only" else TASK_METRIC_KEYS[task]
+    entry = registry.get(task, None)
+    if entry is None:
+        raise ValueError(f"unknown task {task!r}; known: {registry.names()}")
+    keys = ("f1",) if entry.score_keys == QA_SCORE_KEYS and convention == "f1_only" else entry.score_keys
 
     def get(key: str) -> float:
         for name in (f"avg_{key}", key):
@@ -338,7 +197,7 @@ def task_score(task: str, values: Mapping[str, float] | float, convention: str =
         raise ValueError(f"{task}: no {key!r} (or 'avg_{key}') among {sorted(values)}; its {convention} score "
                          f"needs {list(keys)}")
 
-    if len(keys) == 2:
+    if keys == QA_SCORE_KEYS:
         return (get("exact_match") + get("f1")) / 2
     return get(keys[0])
 
@@ -351,17 +210,18 @@ def aggregate(task_scores: Mapping[str, Mapping[str, float] | float], benchmark:
     "f1": 77.2}} (the "avg_" keys of `score_submission` also work), or to its task score as a number.
     Returns {"tasks": {task: score}, "groups": {group: mean of its tasks}, "overall": mean of all task
     scores or None, "missing": [tasks not given], "benchmark", "convention"}. A group, and the overall
-    score, appear only when all their tasks are given.
+    score, appear only when all their tasks are given. Benchmark "none": the given (registered) tasks, no
+    groups, and the overall score is their mean.
     """
     _check_benchmark(benchmark, convention)
-    all_tasks = list(TASK_LANGUAGES[benchmark])
+    all_tasks = list(task_scores) if benchmark == NO_BENCHMARK else list(TASK_LANGUAGES[benchmark])
     unknown = [t for t in task_scores if t not in all_tasks]
     if unknown:
         raise ValueError(f"{unknown} are not {benchmark} tasks; its tasks: {all_tasks}")
     scores = {t: task_score(t, task_scores[t], convention) for t in all_tasks if t in task_scores}
     groups = {
         group: sum(scores[t] for t in tasks) / len(tasks)
-        for group, tasks in TASK_GROUPS[benchmark].items()
+        for group, tasks in TASK_GROUPS.get(benchmark, {}).items()
         if all(t in scores for t in tasks)
     }
     missing = [t for t in all_tasks if t not in scores]
@@ -374,11 +234,35 @@ def aggregate(task_scores: Mapping[str, Mapping[str, float] | float], benchmark:
 
 
 # ---------------------------------------------------------------------------------- whole submission
+def _registered_task_languages(label_dir: Path) -> dict[str, tuple[str, ...]]:
+    """Benchmark "none": each folder of `label_dir` named after a registered task, with the languages of its
+    label files (`test-LANG.EXT`, EXT the entry's suffix), sorted; folders without one are left out."""
+    found: dict[str, tuple[str, ...]] = {}
+    for folder in sorted(p for p in label_dir.iterdir() if p.is_dir()):
+        task = registry.get(folder.name, None)
+        if task is None:
+            continue
+        end = f".{task.suffix}"
+        langs = sorted(p.name[len("test-"):-len(end)] for p in folder.glob(f"test-*{end}") if p.is_file())
+        if langs:
+            found[task.name] = tuple(langs)
+    return found
+
+
+def task_languages(benchmark: str, label_dir: Path | str) -> Mapping[str, tuple[str, ...]]:
+    """The tasks `score_submission` scores and the languages of each: the benchmark's; for "none", the
+    registered tasks that have label files under `label_dir`, on the languages of those files."""
+    if benchmark == NO_BENCHMARK:
+        return _registered_task_languages(Path(label_dir))
+    return TASK_LANGUAGES[benchmark]
+
+
 def score_submission(pred_dir: Path | str, label_dir: Path | str, benchmark: str, convention: str = "official",
                      tasks: Iterable[str] | None = None, on_file=None) -> dict[str, Any]:
     """Score a submission folder against a label folder, as evaluate.py does (see the module docstring).
 
-    `tasks` limits scoring to some of the benchmark's tasks (default: all that both folders have).
+    `tasks` limits scoring to some of the benchmark's tasks (default: all that both folders have). Benchmark
+    "none" scores registered tasks of any benchmark or none (see the module docstring).
     Returns {"benchmark", "convention",
              "tasks": {task: {metric: {lang: value}, "avg_<metric>": value, "avg_metric": task score}},
              "groups": {group: value}, "overall": value or None, "missing": [unscored tasks],
@@ -392,17 +276,21 @@ def score_submission(pred_dir: Path | str, label_dir: Path | str, benchmark: str
     for folder, role in ((pred_dir, "prediction"), (label_dir, "label")):
         if not folder.is_dir():
             raise ScoringError(f"no {role} folder", path=folder, rule="a submission is a folder of TASK/ folders")
-    task_langs = TASK_LANGUAGES[benchmark]
+    task_langs = task_languages(benchmark, label_dir)
     wanted = list(task_langs) if tasks is None else list(tasks)
     unknown = [t for t in wanted if t not in task_langs]
     if unknown:
+        if benchmark == NO_BENCHMARK:
+            raise ValueError(f"{unknown} are not registered tasks with label files in {label_dir}; "
+                             f"those: {list(task_langs)}")
         raise ValueError(f"{unknown} are not {benchmark} tasks; its tasks: {list(task_langs)}")
 
     pred_tasks = {p.name for p in pred_dir.iterdir() if p.is_dir()}
     label_tasks = {p.name for p in label_dir.iterdir() if p.is_dir()}
     skipped: dict[str, str] = {}
     for name in sorted(pred_tasks - set(task_langs)):
-        skipped[name] = f"{pred_dir / name}: not a task of {benchmark}; ignored"
+        skipped[name] = (f"{pred_dir / name}: not a task of {benchmark}; ignored" if benchmark != NO_BENCHMARK else
+                         f"{pred_dir / name}: not a registered task with label files; ignored")
     notes: list[str] = []
     detailed: dict[str, dict[str, Any]] = {}
     for task, langs in task_langs.items():
@@ -413,7 +301,7 @@ def score_submission(pred_dir: Path | str, label_dir: Path | str, benchmark: str
             absent = [str(folder / task) for folder, have in sides if task not in have]
             skipped[task] = f"no folder {' or '.join(absent)}; task not scored"
             continue
-        files = TASK_FILES[task]
+        files = task_files(task)
         per_metric: dict[str, dict[str, float]] = {}
         for lang in langs:
             pred_path = pred_dir / task / f"test-{lang}.{files.suffix}"
@@ -445,13 +333,24 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def _display_name(task: str) -> str:
+    entry = registry.get(task, None)
+    return entry.display_name if entry is not None else task
+
+
+def _score_keys(task: str) -> tuple[str, ...]:
+    entry = registry.get(task, None)
+    return entry.score_keys if entry is not None else ()
+
+
 def render_scores(result: Mapping[str, Any], console: Console) -> None:
     """Print a `score_submission` result as rich tables: tasks, per-language scores, groups and overall."""
     benchmark, convention = result["benchmark"], result["convention"]
     tasks: Mapping[str, Mapping[str, Any]] = result["tasks"]
     qa_rule = "QA = (EM + F1) / 2" if convention == "official" else "QA = F1"
+    heading = "Registered" if benchmark == NO_BENCHMARK else benchmark.upper()
 
-    overview = Table(title=f"{benchmark.upper()} task scores ({convention} convention: {qa_rule})")
+    overview = Table(title=f"{heading} task scores ({convention} convention: {qa_rule})")
     overview.add_column("task")
     overview.add_column("languages", justify="right")
     overview.add_column("averages")
@@ -461,31 +360,31 @@ def render_scores(result: Mapping[str, Any], console: Console) -> None:
             f"{k[4:]} {_fmt(v)}" for k, v in entry.items() if k.startswith("avg_") and k != "avg_metric"
         )
         n_langs = max((len(v) for v in entry.values() if isinstance(v, dict)), default=0)
-        overview.add_row(TASK_DISPLAY_NAMES.get(task, task), str(n_langs), averages, _fmt(entry["avg_metric"]))
+        overview.add_row(_display_name(task), str(n_langs), averages, _fmt(entry["avg_metric"]))
     console.print(overview)
 
     per_lang = Table(title="Per-language scores (QA: EM/F1)")
     per_lang.add_column("lang")
     languages: list[str] = []
     for task, entry in tasks.items():
-        per_lang.add_column(TASK_DISPLAY_NAMES.get(task, task), justify="right")
+        per_lang.add_column(_display_name(task), justify="right")
         for by_lang in (v for v in entry.values() if isinstance(v, dict)):
             languages.extend(lang for lang in by_lang if lang not in languages)
     for lang in sorted(languages):
         cells = []
         for task, entry in tasks.items():
-            keys = TASK_METRIC_KEYS.get(task, ())
+            keys = _score_keys(task)
             values = [entry.get(k, {}).get(lang) for k in keys]
             cells.append("" if any(v is None for v in values) or not values else "/".join(_fmt(v) for v in values))
         per_lang.add_row(lang, *cells)
     console.print(per_lang)
 
-    summary = Table(title=f"{benchmark.upper()} groups and overall")
+    summary = Table(title=f"{heading} groups and overall")
     summary.add_column("group")
     summary.add_column("tasks")
     summary.add_column("score", justify="right", style="bold")
-    for group, group_tasks in TASK_GROUPS[benchmark].items():
-        summary.add_row(group, ", ".join(TASK_DISPLAY_NAMES[t] for t in group_tasks), _fmt(result["groups"].get(group)))
+    for group, group_tasks in TASK_GROUPS.get(benchmark, {}).items():
+        summary.add_row(group, ", ".join(_display_name(t) for t in group_tasks), _fmt(result["groups"].get(group)))
     missing = result.get("missing", [])
     covered = "all tasks" if not missing else f"missing: {', '.join(missing)}"
     summary.add_row("overall", covered, _fmt(result["overall"]))
@@ -502,13 +401,15 @@ def score_command(pred_dir: Path, label_dir: Path, benchmark: str, as_json: bool
     """`xstudy score`: score a submission and print it (JSON on stdout with `as_json`, tables otherwise).
 
     Exit codes: 0 scored; 1 the files cannot be scored (the message names file, line and rule);
-    2 a bad argument (unknown benchmark or convention).
+    2 a bad argument (unknown benchmark or convention). `benchmark` "none" scores registered tasks of no
+    benchmark (see the module docstring).
     """
     from study.console_progress import bar
 
     errors = Console(stderr=True, soft_wrap=True)
     try:
-        files = sum(len(langs) for langs in TASK_LANGUAGES.get(benchmark, {}).values())
+        known = benchmark in BENCHMARKS or (benchmark == NO_BENCHMARK and Path(label_dir).is_dir())
+        files = sum(len(langs) for langs in task_languages(benchmark, label_dir).values()) if known else 0
         with bar("scoring", files, console=errors) as progress:
             result = score_submission(pred_dir, label_dir, benchmark, convention,
                                       on_file=lambda task, lang: progress.advance(1, f"{task} {lang}"))

@@ -10,7 +10,7 @@ from study.tasks import builtin_tasks, real_tasks, registry
 
 for _format in real_tasks.FORMATS:
     registry.register_format(_format)
-for _name, _family in real_tasks.METRIC_FAMILIES.items():
-    registry.register_metric_family(_name, _family)
+for _name, (_family, _keys) in real_tasks.METRIC_FAMILIES.items():
+    registry.register_metric_family(_name, _family, _keys)
 for _task in (*builtin_tasks.TASKS, *real_tasks.TASKS):
     registry.register(_task)

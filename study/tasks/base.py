@@ -1,13 +1,20 @@
-"""What every task format provides: features from examples, a head, a loss, predictions, a score.
+"""What every task format provides: features from examples, a head, a loss, predictions, a score, and the
+submission files and chance level of its tasks.
 
 A format never knows which task it serves beyond the `Task` it is handed (labels, metric, language), so
-the built-in benchmark and real datasets go through exactly the same code.
+the built-in benchmark and real datasets go through exactly the same code. Besides training and
+prediction, a format owns its tasks' submission layout (`TASK/test-LANG.EXT`, see `study.predictions`):
+the extension, the text of a prediction file and of a label file, and the reader that scores such files
+with the task's own metric (`xstudy score`, for tasks the official scorer does not know); and its chance
+level (`study.baselines`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -72,11 +79,14 @@ class TokenHead(nn.Module):
 
 
 class Format:
-    """Base of the five formats. Subclasses set `name`, `trains`, and implement the methods."""
+    """Base of the seven formats (classification, multiple choice, tagging, span QA, retrieval, bitext mining,
+    ranking). Subclasses set `name`, `trains`, `suffix`, and implement the methods."""
 
     name: str = ""
     trains: bool = True  # retrieval is evaluated without training, as XTREME's BUCC and Tatoeba
     min_length: int = 1  # the shortest max_length (tokens) the format can work with; `xstudy validate` checks it
+    suffix: str = "tsv"  # the extension of its submission files, `TASK/test-LANG.EXT` (a task may set its own)
+    chance_needs_train: bool = False  # whether `chance` reads the English training examples (a majority label)
 
     def features(self, examples: Sequence[dict], tokenizer: Any, max_length: int, task: Task, train: bool) -> Features:
         raise NotImplementedError
@@ -102,6 +112,50 @@ class Format:
     def count(self, examples: Sequence[dict]) -> int:
         """Examples as the metric counts them (questions, sentences, sentence pairs, queries, gold pairs)."""
         return len(examples)
+
+    # ------------------------------------------------------------- submission files and chance level
+    def prediction_text(self, task: Task, examples: Sequence[dict], predictions: Sequence[Any]) -> str:
+        """The text of one language's prediction file (layouts: `study.predictions`), from the split's examples
+        and the format's predictions for them, in order; refuses predictions the scorer could not pair up."""
+        raise ValueError(f"{task.name}: no submission layout for format {self.name!r}")
+
+    def label_text(self, task: Task, examples: Sequence[dict]) -> str:
+        """The text of one language's label file: the examples' gold answers, as the official label files hold them."""
+        raise ValueError(f"{task.name}: no submission layout for format {self.name!r}")
+
+    def read_submission(self, task: Task, pred_path: Path, label_path: Path, notes: list[str]) -> tuple[list, list]:
+        """(gold, predictions) read back from a prediction file and its label file, in the form `task.score`
+        takes: what scores a task the official scorer does not know. Raises `ScoringError` for a bad file;
+        appends to `notes` what is scored although incomplete (unanswered questions)."""
+        raise ValueError(f"{task.name}: no submission reader for format {self.name!r}")
+
+    def chance(self, task: Task, examples: Sequence[dict], train: Sequence[dict], lang: str) -> float | None:
+        """The score, on the task's metric, of a constant or uniform guess on `examples`; `train` holds the
+        English training examples where `chance_needs_train` (else it may be empty). None: no meaningful
+        constant predictor (span QA, bitext mining, ranking)."""
+        return None
+
+
+# ---------------------------------------------------------------------------- submission text helpers
+def text_lines(values: Sequence[Any]) -> str:
+    """One value per line, each line ended."""
+    return "".join(f"{v}\n" for v in values)
+
+
+def json_document(value: Any) -> str:
+    """A JSON submission file: UTF-8 text as it is, one-space indent, a final line end."""
+    return json.dumps(value, ensure_ascii=False, indent=1) + "\n"
+
+
+def json_label_lines(values: Sequence[Any]) -> str:
+    """One {"label": int} object per line (the XCOPA layout)."""
+    return "".join(json.dumps({"label": int(v)}) + "\n" for v in values)
+
+
+def expect_count(task: Task, n_pred: int, n_examples: int, unit: str) -> None:
+    """Refuse anything but one prediction per scored unit (`unit`: a plural, e.g. "examples")."""
+    if n_pred != n_examples:
+        raise ValueError(f"{task.name}: {n_pred} predictions for {n_examples} {unit}; the scorer needs one per {unit[:-1]}")
 
 
 def token_count(features: Features) -> int:

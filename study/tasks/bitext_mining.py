@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from study.tasks.base import Features, Format, Predictions
+from study.tasks.base import Features, Format, Predictions, text_lines
 from study.tasks.retrieval import embed
+from study.tasks.submission import read_labels
 
 NEIGHBORHOOD = 4  # k of the margin's k-nearest-neighbour means (XTREME: 4)
 SIMILARITY_BLOCK = 2**25  # floats per block of a similarity matrix (128 MiB)
@@ -104,6 +105,7 @@ def optimize_threshold(candidates: dict[tuple[str, str], float], gold: set[tuple
 class BitextMining(Format):
     name = "bitext_mining"
     trains = False
+    suffix = "tsv"  # "source_id<TAB>target_id" per mined pair; labels: the gold pairs
 
     def features(self, examples: Sequence[dict], tokenizer: Any, max_length: int, task, train: bool) -> Features:
         rows = [i for i, ex in enumerate(examples) if ex["side"] in ("src", "tgt")]
@@ -147,3 +149,13 @@ class BitextMining(Format):
 
     def count(self, examples) -> int:
         return len(self.gold(examples, None))
+
+    def prediction_text(self, task, examples, predictions) -> str:
+        return text_lines(predictions)  # mined pairs: any number
+
+    def label_text(self, task, examples) -> str:
+        return text_lines(self.gold(examples, task))
+
+    def read_submission(self, task, pred_path, label_path, notes) -> tuple[list, list]:
+        # Pair sets, so no count check (as evaluate.py): a miner may output any number of pairs.
+        return read_labels(label_path), read_labels(pred_path)

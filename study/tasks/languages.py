@@ -1,4 +1,7 @@
-"""XTREME and XTREME-R: the languages of each task, the task groups, the metric keys, and a language table.
+"""XTREME and XTREME-R: the languages of each task, the task groups, and a language table.
+
+These describe the benchmarks' composition. What a task is (its format, metric keys, display name,
+submission files) is its registry entry's (`study.tasks.registry`, `real_tasks`).
 
 The per-task language lists keep the order of the official scorer (google-research/xtreme `evaluate.py`,
 HEAD 838c13b): the per-task average is a plain float sum in that order, so another order could change
@@ -95,40 +98,6 @@ TASK_GROUPS: Mapping[str, Mapping[str, tuple[str, ...]]] = MappingProxyType({
         "qa": ("xquad", "mlqa", "tydiqa"),
         "retrieval": ("tatoeba", "mewslix", "lareqa"),
     }),
-})
-
-QA_TASKS: frozenset[str] = frozenset({"xquad", "mlqa", "tydiqa"})
-
-# The metric keys that make a task's score, as evaluate.py names them (its averages carry an "avg_"
-# prefix). QA tasks have two: the official task score is (EM + F1) / 2.
-TASK_METRIC_KEYS: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "pawsx": ("accuracy",),
-    "xnli": ("accuracy",),
-    "xcopa": ("accuracy",),
-    "udpos": ("f1",),
-    "panx": ("f1",),
-    "bucc2018": ("f1",),
-    "tatoeba": ("accuracy",),
-    "mewslix": ("map@20",),  # evaluate.py's key; the value is MRR@20 (equal to mAP@20 with one gold entity)
-    "lareqa": ("map@20",),
-    "xquad": ("exact_match", "f1"),
-    "mlqa": ("exact_match", "f1"),
-    "tydiqa": ("exact_match", "f1"),
-})
-
-TASK_DISPLAY_NAMES: Mapping[str, str] = MappingProxyType({
-    "pawsx": "PAWS-X",
-    "xnli": "XNLI",
-    "xcopa": "XCOPA",
-    "udpos": "UD-POS",
-    "panx": "WikiANN-NER",
-    "bucc2018": "BUCC",
-    "tatoeba": "Tatoeba",
-    "mewslix": "Mewsli-X",
-    "lareqa": "LAReQA",
-    "xquad": "XQuAD",
-    "mlqa": "MLQA",
-    "tydiqa": "TyDiQA-GoldP",
 })
 
 

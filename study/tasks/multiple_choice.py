@@ -9,11 +9,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from study.tasks.base import ClassifierHead, Features, Format, Predictions, attention_mask, batches_by_length, encode, pad, take
+from study.tasks.base import (
+    ClassifierHead, Features, Format, Predictions, attention_mask, batches_by_length, encode, expect_count, json_label_lines, pad,
+    take,
+)
+from study.tasks.submission import jsonl_label_pairs
 
 
 class MultipleChoice(Format):
     name = "multiple_choice"
+    suffix = "jsonl"  # {"label": choice index} per line
 
     def features(self, examples: Sequence[dict], tokenizer: Any, max_length: int, task, train: bool) -> Features:
         ids = []
@@ -64,3 +69,17 @@ class MultipleChoice(Format):
 
     def gold(self, examples, task) -> list[Any]:
         return [int(ex["label"]) for ex in examples]
+
+    def prediction_text(self, task, examples, predictions) -> str:
+        expect_count(task, len(predictions), len(examples), "examples")
+        return json_label_lines(predictions)
+
+    def label_text(self, task, examples) -> str:
+        return json_label_lines(self.gold(examples, task))
+
+    def read_submission(self, task, pred_path, label_path, notes) -> tuple[list, list]:
+        return jsonl_label_pairs(pred_path, label_path)
+
+    def chance(self, task, examples, train, lang) -> float | None:
+        """The expected accuracy of a uniform guess among each example's choices."""
+        return 100.0 * sum(1 / len(ex["choices"]) for ex in examples) / len(examples)

@@ -17,20 +17,22 @@ from typing import Any
 
 import torch
 
-from study.tasks.base import Features, Format, Predictions
+from study.tasks.base import Features, Format, Predictions, expect_count, json_document
 from study.tasks.retrieval import embed
+from study.tasks.submission import ranking_files
 
 TOP_K = 20  # the official scorer reads each query's 20 best candidates
 SIMILARITY_BLOCK = 2**25  # floats per block of the query x candidate similarity matrix (128 MiB)
 
 
 def queries(examples: Sequence[dict]) -> list[dict]:
-    return [ex for ex in examples if ex["kind"] == "query"]
+    return [ex for ex in examples if ex.get("kind") == "query"]
 
 
 class Ranking(Format):
     name = "ranking"
     trains = False
+    suffix = "json"  # {query id: [candidate ids, best first]}; labels: {query id: [relevant ids]}
 
     def features(self, examples: Sequence[dict], tokenizer: Any, max_length: int, task, train: bool) -> Features:
         ids = tokenizer([ex["text"] for ex in examples], truncation=True, max_length=max_length)["input_ids"]
@@ -62,3 +64,15 @@ class Ranking(Format):
 
     def count(self, examples) -> int:
         return len(queries(examples))
+
+    def prediction_text(self, task, examples, predictions) -> str:
+        asked = queries(examples)
+        expect_count(task, len(predictions), len(asked), "queries")
+        return json_document({q["id"]: list(p) for q, p in zip(asked, predictions)})
+
+    def label_text(self, task, examples) -> str:
+        return json_document({q["id"]: list(g) for q, g in zip(queries(examples), self.gold(examples, task))})
+
+    def read_submission(self, task, pred_path, label_path, notes) -> tuple[list, list]:
+        gold, ranked = ranking_files(pred_path, label_path, task.display_name, notes)
+        return list(gold.values()), [ranked.get(q, []) for q in gold]

@@ -3,9 +3,10 @@ and part helpers; it is data, with no logic to split off.
 
 Registry entries for the real tasks: the study's English intermediate tasks and the XTREME / XTREME-R targets.
 
-Each entry names its format, metric, labels and languages, and its loader is a `DataSource` that holds
-both ways to get the data (see `sources.py` for the precedence): release files under a data directory,
-searched by their release names below the dataset's folder, and the hub id / config / split.
+Each entry names its format, metric, labels and languages, its display name and (for the XTREME / XTREME-R
+targets) the official metric keys of its score, and its loader is a `DataSource` that holds both ways to get
+the data (see `sources.py` for the precedence): release files under a data directory, searched by their
+release names below the dataset's folder, and the hub id / config / split.
 
 Splits are "train" and "dev" (English, for fine-tuning and model selection) and "test" (each evaluation
 language); a few datasets also release dev sets in other languages, which are listed too.
@@ -40,7 +41,7 @@ from study.tasks.bitext_mining import BitextMining
 from study.tasks.hub_schema import ABSENT, ANSWERS, CLASS_LABEL, INT, STRING, HubConverter, class_names, list_of, reads
 from study.tasks.languages import LANGUAGES, TATOEBA_CODES, XTREME_R_TASK_LANGUAGES, XTREME_TASK_LANGUAGES
 from study.tasks.ranking import Ranking
-from study.tasks.registry import Task
+from study.tasks.registry import QA_SCORE_KEYS, Task
 from study.tasks.sources import SCRIPT_ONLY, DataSource, Hub, Local, Part
 
 FORMATS = (Ranking(), BitextMining())  # formats only real tasks use; registered by study.tasks
@@ -51,12 +52,12 @@ def _flat_accuracy(gold: list[list[str]], predicted: list[list[str]], lang: str)
     return {"accuracy": metrics.accuracy([t for s in gold for t in s], [t for s in predicted for t in s])}
 
 
-METRIC_FAMILIES = {  # metric families only real tasks use; registered by study.tasks
-    "token_accuracy": _flat_accuracy,
-    "bucc_f1": lambda g, p, lang: {"f1": metrics.bucc_f1(g, p)["f1"]},
-    "map@20": lambda g, p, lang: {"map@20": metrics.map_at_k(g, p, k=20)},
+METRIC_FAMILIES = {  # metric families only real tasks use, with the keys that make the score; registered by study.tasks
+    "token_accuracy": (_flat_accuracy, ("accuracy",)),
+    "bucc_f1": (lambda g, p, lang: {"f1": metrics.bucc_f1(g, p)["f1"]}, ("f1",)),
+    "map@20": (lambda g, p, lang: {"map@20": metrics.map_at_k(g, p, k=20)}, ("map@20",)),
     # Mewsli-X's official "map@20" is MRR@20 of the one gold entity (equal to mAP@20 with one relevant item).
-    "mrr@20": lambda g, p, lang: {"map@20": metrics.mrr_at_k([x[0] for x in g], p, k=20)},
+    "mrr@20": (lambda g, p, lang: {"map@20": metrics.mrr_at_k([x[0] for x in g], p, k=20)}, ("map@20",)),
 }
 
 INTERMEDIATE = frozenset({"intermediate"})
@@ -300,50 +301,59 @@ TRAIN_DEV = {"train": EN, "dev": EN}
 # ---- intermediate tasks (English)
 _task("mnli", "classification", "accuracy", INTERMEDIATE, TRAIN_DEV, lambda s, l: [mnli_part(s)],
       "MNLI (GLUE): premise/hypothesis entailment; dev = dev_matched. Hub nyu-mll/glue mnli; files MNLI/*.tsv.",
-      labels=R.NLI_LABELS)
+      labels=R.NLI_LABELS,
+      display_name="MNLI")
 
 _task("anli_plus", "classification", "accuracy", INTERMEDIATE, TRAIN_DEV,
       lambda s, l: [anli_part(r, s) for r in (1, 2, 3)] + ([mnli_part("train"), snli_part("train")] if s == "train" else []),
       "ANLI+: ANLI R1-R3 + MNLI + SNLI training data under one NLI head (concatenated: proportional sampling); "
       "dev = ANLI R1-R3 dev. Hub facebook/anli, nyu-mll/glue mnli, stanfordnlp/snli; files anli/R*/{train,dev}.jsonl "
       "(or ANLI_analysis_r*_dev.csv), MNLI/train.tsv, snli_1.0_train.jsonl.",
-      labels=R.NLI_LABELS)
+      labels=R.NLI_LABELS,
+      display_name="ANLI+")
 
 _task("qqp", "classification", "accuracy", INTERMEDIATE, TRAIN_DEV,
       lambda s, l: [Part((Local(("qqp", "QQP", "glue/QQP"), {"train": "train.tsv", "dev": "dev.tsv"}[s], one(R.read_glue_qqp_tsv)),),
                          Hub("nyu-mll/glue", "qqp", SQUAD_HUB_SPLIT[s], hub_binary_pairs("question1", "question2")), "en")],
       "QQP (GLUE): are two Quora questions duplicates (1) or not (0). Hub nyu-mll/glue qqp; files QQP/*.tsv.",
-      labels=("0", "1"))
+      labels=("0", "1"),
+      display_name="QQP")
 
 _task("squad_v1", "span_qa", "squad", INTERMEDIATE, TRAIN_DEV, lambda s, l: [squad_part(1, s)],
-      "SQuAD v1.1 extractive QA. Hub rajpurkar/squad; files {train,dev}-v1.1.json.")
+      "SQuAD v1.1 extractive QA. Hub rajpurkar/squad; files {train,dev}-v1.1.json.",
+      display_name="SQuAD v1.1")
 
 _task("squad_v2", "span_qa", "squad_v2", INTERMEDIATE, TRAIN_DEV, lambda s, l: [squad_part(2, s)],
       "SQuAD v2.0: extractive QA with unanswerable questions. Hub rajpurkar/squad_v2; files {train,dev}-v2.0.json.",
-      allow_no_answer=True)
+      allow_no_answer=True,
+      display_name="SQuAD v2.0")
 
 _task("hellaswag", "multiple_choice", "accuracy", INTERMEDIATE, TRAIN_DEV,
       lambda s, l: [Part((Local(("hellaswag", "HellaSwag"), f"hellaswag_{'train' if s == 'train' else 'val'}.jsonl",
                                 one(R.read_hellaswag_jsonl)),),
                          Hub("Rowan/hellaswag", None, SQUAD_HUB_SPLIT[s], hub_hellaswag), "en")],
       "HellaSwag: pick the ending (4) of an activity description; dev = val. Hub Rowan/hellaswag; files "
-      "hellaswag_{train,val}.jsonl.")
+      "hellaswag_{train,val}.jsonl.",
+      display_name="HellaSwag")
 
 _task("commonsenseqa", "multiple_choice", "accuracy", INTERMEDIATE, TRAIN_DEV,
       lambda s, l: [Part((Local(("commonsenseqa", "commonsense_qa", "CommonsenseQA"), f"{s}_rand_split.jsonl",
                                 one(R.read_commonsenseqa_jsonl)),),
                          Hub("tau/commonsense_qa", None, SQUAD_HUB_SPLIT[s], hub_commonsenseqa), "en")],
-      "CommonsenseQA: 5-way commonsense questions. Hub tau/commonsense_qa; files {train,dev}_rand_split.jsonl.")
+      "CommonsenseQA: 5-way commonsense questions. Hub tau/commonsense_qa; files {train,dev}_rand_split.jsonl.",
+      display_name="CommonsenseQA")
 
 _task("cosmosqa", "multiple_choice", "accuracy", INTERMEDIATE, TRAIN_DEV,
       lambda s, l: [Part((Local(("cosmosqa", "cosmos_qa", "CosmosQA"), {"train": "train.csv", "dev": "valid.csv"}[s],
                                 one(R.read_cosmosqa_csv)),), None, "en", no_hub=COSMOSQA_NO_HUB)],
       "Cosmos QA: 4-way reading comprehension needing commonsense; dev = valid. Files only: train.csv and "
-      "valid.csv (allenai/cosmos_qa on the hub is a loading script, which datasets>=4 no longer runs).")
+      "valid.csv (allenai/cosmos_qa on the hub is a loading script, which datasets>=4 no longer runs).",
+      display_name="Cosmos QA")
 
 _task("socialiqa", "multiple_choice", "accuracy", INTERMEDIATE, TRAIN_DEV, lambda s, l: [socialiqa_part(s)],
       "SocialIQA: 3-way questions about social situations (also XCOPA's first training stage). Hub "
-      "lighteval/siqa; files {train,dev}.jsonl with {train,dev}-labels.lst.")
+      "lighteval/siqa; files {train,dev}.jsonl with {train,dev}-labels.lst.",
+      display_name="SocialIQA")
 
 _task("ccg", "tagging", "token_accuracy", INTERMEDIATE, TRAIN_DEV,
       lambda s, l: [Part((Local(("ccg", "CCG"), f"ccg.{s}", _ccg_read,
@@ -351,7 +361,8 @@ _task("ccg", "tagging", "token_accuracy", INTERMEDIATE, TRAIN_DEV,
                          None, "en")],
       "CCG supertagging (CCGbank, licensed: local files only), jiant's format: ccg.{train,dev} lines "
       "'words<TAB>tags' and tags_to_id.json; scored by token accuracy.",
-      labels=tuple(str(i) for i in range(CCG_CLASSES)))
+      labels=tuple(str(i) for i in range(CCG_CLASSES)),
+      display_name="CCG")
 
 
 # ---- XTREME / XTREME-R targets
@@ -369,7 +380,8 @@ _task("xnli", "classification", "accuracy", TARGET,
       {"train": EN, "dev": _langs("xnli"), "test": _langs("xnli")}, xnli_plan,
       "XNLI: NLI in 15 languages, trained on MNLI. Hub facebook/xnli; files XNLI-1.0/xnli.{dev,test}.tsv and "
       "XNLI-MT-1.0/multinli/multinli.train.en.tsv (or MNLI/train.tsv).",
-      labels=R.NLI_LABELS, test=_langs("xnli"))
+      labels=R.NLI_LABELS, test=_langs("xnli"),
+      display_name="XNLI", score_keys=("accuracy",))
 
 
 def pawsx_plan(split: str, lang: str) -> list[Part]:
@@ -383,7 +395,8 @@ _task("pawsx", "classification", "accuracy", TARGET,
       {"train": EN, "dev": _langs("pawsx"), "test": _langs("pawsx")}, pawsx_plan,
       "PAWS-X: paraphrase (1) or not (0), trained on English PAWS. Hub google-research-datasets/paws-x; files "
       "x-final/LANG/{train,dev_2k,test_2k}.tsv.",
-      labels=("0", "1"), test=_langs("pawsx"))
+      labels=("0", "1"), test=_langs("pawsx"),
+      display_name="PAWS-X", score_keys=("accuracy",))
 
 
 def udpos_plan(split: str, lang: str) -> list[Part]:
@@ -403,7 +416,8 @@ _task("udpos", "tagging", "seqeval_f1", TARGET,
       "concatenated as XTREME does; trained on English. Hub google/xtreme udpos.LANGUAGE (XTREME's 33); files "
       "LANG_*-ud-{train,dev,test}.conllu; kk, th, tl and yo have no dev split (test-only treebanks, and kk's "
       "train and test). Scored with seqeval F1 like the official scorer.",
-      labels=R.UPOS_TAGS, test=_langs("udpos"))
+      labels=R.UPOS_TAGS, test=_langs("udpos"),
+      display_name="UD-POS", score_keys=("f1",))
 
 
 def panx_plan(split: str, lang: str) -> list[Part]:
@@ -417,7 +431,8 @@ _task("panx", "tagging", "seqeval_f1", TARGET, {"train": EN, "dev": _langs("panx
       panx_plan,
       "PAN-X / WikiANN NER (PER, ORG, LOC in IOB2), trained on English. Hub unimelb-nlp/wikiann; files "
       "LANG.tar.gz (members train, dev, test) or LANG/{train,dev,test}.",
-      labels=R.PANX_TAGS, test=_langs("panx"))
+      labels=R.PANX_TAGS, test=_langs("panx"),
+      display_name="WikiANN-NER", score_keys=("f1",))
 
 
 def xquad_plan(split: str, lang: str) -> list[Part]:
@@ -430,7 +445,8 @@ def xquad_plan(split: str, lang: str) -> list[Part]:
 _task("xquad", "span_qa", "squad", TARGET, {"train": EN, "dev": EN, "test": _langs("xquad")}, xquad_plan,
       "XQuAD: SQuAD v1.1 dev translated into 11 languages (+ ro in XTREME-R); trained and selected on SQuAD "
       "v1.1. Hub google/xquad xquad.LANG; files xquad.LANG.json.",
-      test=_langs("xquad"), train_data="squad_v1")
+      test=_langs("xquad"), train_data="squad_v1",
+      display_name="XQuAD", score_keys=QA_SCORE_KEYS)
 
 
 def mlqa_plan(split: str, lang: str) -> list[Part]:
@@ -444,7 +460,8 @@ _task("mlqa", "span_qa", "mlqa", TARGET, {"train": EN, "dev": _langs("mlqa"), "t
       "MLQA: extractive QA, context and question in the same language; trained on SQuAD v1.1, selected on "
       "MLQA's English dev; MLQA's language-aware answer normalisation. Hub google/xtreme MLQA.LANG.LANG; files "
       "MLQA_V1/{dev,test}/{dev,test}-context-LANG-question-LANG.json.",
-      test=_langs("mlqa"), train_data="squad_v1")
+      test=_langs("mlqa"), train_data="squad_v1",
+      display_name="MLQA", score_keys=QA_SCORE_KEYS)
 
 
 def tydiqa_plan(split: str, lang: str) -> list[Part]:
@@ -461,7 +478,8 @@ _task("tydiqa", "span_qa", "squad", TARGET, {"train": EN, "dev": EN, "test": _la
       "TyDiQA-GoldP: gold-passage QA; trained on the English part of the train file; test = the GoldP dev file "
       "per language (as XTREME), dev = its English part. Hub google-research-datasets/tydiqa secondary_task; "
       "files tydiqa-goldp-v1.1-{train,dev}.json.",
-      test=_langs("tydiqa"))
+      test=_langs("tydiqa"),
+      display_name="TyDiQA-GoldP", score_keys=QA_SCORE_KEYS)
 
 
 def bucc_plan(split: str, lang: str) -> list[Part]:
@@ -482,7 +500,8 @@ _task("bucc2018", "bitext_mining", "bucc_f1", TARGET, {"dev": _langs("bucc2018")
       "BUCC 2018: mine translation pairs (xx-en) by margin scoring, threshold tuned on the 'sample' corpus (dev), "
       "scored on the 'training' corpus (XTREME's test). No training. Files LANG-en.{sample,training}.{LANG,en,gold} "
       "(or XTREME's LANG-en.{dev,test}.*); hub google/xtreme bucc18.LANG holds only the gold pairs.",
-      test=_langs("bucc2018"))
+      test=_langs("bucc2018"),
+      display_name="BUCC", score_keys=("f1",))
 
 
 def tatoeba_plan(split: str, lang: str) -> list[Part]:
@@ -497,7 +516,8 @@ def tatoeba_plan(split: str, lang: str) -> list[Part]:
 _task("tatoeba", "retrieval", "retrieval_accuracy", TARGET, {"test": _langs("tatoeba")}, tatoeba_plan,
       "Tatoeba (LASER): for each xx sentence, is its nearest English sentence its translation (top-1 accuracy). "
       "No training. Files tatoeba.XXX-eng.{XXX,eng} (ISO 639-3); hub google/xtreme tatoeba.XXX (XTREME's 36).",
-      test=_langs("tatoeba"))
+      test=_langs("tatoeba"),
+      display_name="Tatoeba", score_keys=("accuracy",))
 
 
 def xcopa_plan(split: str, lang: str) -> list[Part]:
@@ -514,7 +534,8 @@ _task("xcopa", "multiple_choice", "accuracy", TARGET,
       "(train_first), then COPA (this task's train; dev = COPA validation). Hub cambridgeltl/xcopa and "
       "aps/super_glue's parquet conversion (revision refs/convert/parquet, data_dir copa); files "
       "xcopa/LANG/{val,test}.LANG.jsonl and copa/{train,val}.jsonl.",
-      test=_langs("xcopa"), train_first=("socialiqa",))
+      test=_langs("xcopa"), train_first=("socialiqa",),
+      display_name="XCOPA", score_keys=("accuracy",))
 
 
 def mewslix_plan(split: str, lang: str) -> list[Part]:
@@ -528,7 +549,8 @@ _task("mewslix", "ranking", "mrr@20", TARGET, {"dev": _langs("mewslix"), "test":
       "Mewsli-X: link a WikiNews mention (its sentence) to its WikiData entity among ~1M candidate descriptions; "
       "scored like the official 'map@20' (MRR@20). No training here (XTREME-R trains a dual encoder). Files only "
       "(no hub copy): wikinews_mentions-{dev,test}.jsonl and candidate_set_entities.jsonl from get-mewsli-x.sh.",
-      test=_langs("mewslix"))
+      test=_langs("mewslix"),
+      display_name="Mewsli-X", score_keys=("map@20",))
 
 
 def lareqa_plan(split: str, lang: str) -> list[Part]:
@@ -542,4 +564,5 @@ _task("lareqa", "ranking", "map@20", TARGET, {"test": _langs("lareqa")}, lareqa_
       "LAReQA (XQuAD-R): retrieve a question's answer sentence from the pooled sentences of all 11 languages; "
       "relevant = the answer sentence in every language; mAP@20. No training here (XTREME-R fine-tunes on SQuAD). "
       "Hub google-research-datasets/xquad_r (no sentence breaks: split at final punctuation); files xquad-r/LANG.json.",
-      test=_langs("lareqa"), combine=lareqa_pool)
+      test=_langs("lareqa"), combine=lareqa_pool,
+      display_name="LAReQA", score_keys=("map@20",))

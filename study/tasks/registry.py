@@ -1,13 +1,18 @@
-"""The registry of named tasks: where the data comes from, its languages, its format and its metric.
+"""The registry of named tasks: one record per task, with everything about it.
 
-A task is data plus a format. Adding a task touches one entry here and, at most, one parser; nothing
-branches on task names.
+A `Task` entry holds where the data comes from (its loader), its languages and splits, its format and its
+metric, the metric keys that make its score, its display name and the extension of its submission files.
+Everything else about a task follows from its format (`study.tasks.base.Format`: features, head, loss,
+predictions, submission files, chance level). Adding a task is one entry (built-in ones in
+`builtin_tasks`, real ones in `real_tasks`, a user's anywhere before `register`) and, at most, one reader
+for a new file format; nothing branches on task names. `xstudy score` scores a task that the official
+scorer does not know with its format's submission reader and its entry's metric (`study.scoring`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from study import metrics
@@ -18,6 +23,7 @@ from study.tasks.retrieval import Retrieval
 from study.tasks.span_qa import SpanQA
 from study.tasks.tagging import Tagging
 
+# The formats of the built-in tasks; study.tasks registers the ones only real tasks use (ranking, bitext mining).
 FORMATS: dict[str, Format] = {f.name: f for f in (Classification(), MultipleChoice(), SpanQA(), Tagging(), Retrieval())}
 
 
@@ -61,13 +67,27 @@ METRIC_FAMILIES: dict[str, Callable[[list, list, str], dict[str, float]]] = {
     "retrieval_accuracy": lambda g, p, lang: {"accuracy": metrics.accuracy(g, p)},
 }
 
+QA_SCORE_KEYS: tuple[str, ...] = ("exact_match", "f1")  # a QA task's score: (EM + F1) / 2, or F1 alone
 
-def task_score(values: dict[str, float]) -> float:
-    """The official per-language task score: QA averages EM and F1; other tasks have one metric."""
-    if "exact_match" in values and "f1" in values:
+# The metric keys that make a task's score, per family (a task's default `score_keys`), as the official
+# scorer names them.
+METRIC_KEYS: dict[str, tuple[str, ...]] = {
+    "accuracy": ("accuracy",),
+    "seqeval_f1": ("f1",),
+    "squad": QA_SCORE_KEYS,
+    "squad_v2": QA_SCORE_KEYS,
+    "mlqa": QA_SCORE_KEYS,
+    "retrieval_accuracy": ("accuracy",),
+}
+
+
+def task_score(values: Mapping[str, float], keys: tuple[str, ...]) -> float:
+    """The official per-language task score from the values of the `keys` that make it: QA averages EM and
+    F1; other tasks have one metric."""
+    if tuple(keys) == QA_SCORE_KEYS:
         return (values["exact_match"] + values["f1"]) / 2
-    (only,) = values.values()
-    return only
+    (key,) = keys
+    return values[key]
 
 
 @dataclass(frozen=True)
@@ -92,6 +112,13 @@ class Task:
     # its own train split). XTREME fine-tunes XQuAD and MLQA on SQuAD v1.1: both name `squad_v1`, read one
     # tokenized training set, and a study that targets both fine-tunes once per milestone (study.trial).
     train_data: str = ""
+    # How tables name it ("": its name; the benchmark tasks carry their official names, e.g. "WikiANN-NER").
+    display_name: str = ""
+    # The metric keys that make its score, as the official scorer names them: ("exact_match", "f1") for QA,
+    # whose score is (EM + F1) / 2 (F1 alone under the "f1_only" convention). (): its metric family's keys.
+    score_keys: tuple[str, ...] = ()
+    # The extension of its submission files, `TASK/test-LANG.EXT` ("": its format's).
+    suffix: str = ""
 
     @property
     def training_set(self) -> str:
@@ -107,20 +134,25 @@ class Task:
 
     def score(self, gold: list, predicted: list, lang: str) -> dict[str, float]:
         values = METRIC_FAMILIES[self.metric](gold, predicted, lang)
-        return {**values, "score": task_score(values)}
+        return {**values, "score": task_score(values, self.score_keys or METRIC_KEYS[self.metric])}
 
 
 _REGISTRY: dict[str, Task] = {}
 
 
-def register_metric_family(name: str, fn: Callable[[list, list, str], dict[str, float]]) -> None:
-    """Add a metric family: (gold, predictions, language) -> metric values on 0-100."""
+def register_metric_family(name: str, fn: Callable[[list, list, str], dict[str, float]],
+                           keys: tuple[str, ...]) -> None:
+    """Add a metric family: (gold, predictions, language) -> metric values on 0-100; `keys` are the values
+    that make a task's score (one, or `QA_SCORE_KEYS`)."""
     if name in METRIC_FAMILIES:
         raise ValueError(f"metric family {name!r} is registered twice")
     METRIC_FAMILIES[name] = fn
+    METRIC_KEYS[name] = tuple(keys)
 
 
 def register(task: Task) -> Task:
+    """Add a task; returns its entry as registered, with the defaults filled in: display name (its name),
+    score keys (its metric family's) and submission suffix (its format's)."""
     if task.name in _REGISTRY:
         raise ValueError(f"task {task.name!r} is registered twice")
     if task.format_name not in FORMATS:
@@ -132,6 +164,11 @@ def register(task: Task) -> Task:
         if data is None or data.format_name != task.format_name:
             raise ValueError(f"task {task.name!r}: train_data {task.train_data!r} must be a task registered before it, "
                              f"of the same format ({task.format_name})")
+    task = replace(task, display_name=task.display_name or task.name,
+                   score_keys=tuple(task.score_keys) or METRIC_KEYS[task.metric],
+                   suffix=task.suffix or FORMATS[task.format_name].suffix)
+    if len(task.score_keys) != 1 and task.score_keys != QA_SCORE_KEYS:
+        raise ValueError(f"task {task.name!r}: score_keys {task.score_keys} must be one metric key or {QA_SCORE_KEYS}")
     _REGISTRY[task.name] = task
     return task
 

@@ -24,7 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from study.tasks.base import Features, Format, Predictions, TokenHead, attention_mask, batches_by_length, encode, pad, take
+from study.tasks.base import (
+    Features, Format, Predictions, TokenHead, attention_mask, batches_by_length, encode, expect_count, json_document, pad, take,
+)
+from study.tasks.submission import qa_pairs
 
 MAX_ANSWER_TOKENS = 30  # the reference SQuAD post-processing's max_answer_length
 N_BEST = 20
@@ -76,6 +79,7 @@ def _trim(context: str, offset: Sequence[int]) -> list[int]:
 
 class SpanQA(Format):
     name = "span_qa"
+    suffix = "json"  # {question id: answer text}; labels: SQuAD-format JSON
 
     min_length = MIN_MAX_LENGTH
 
@@ -171,3 +175,19 @@ class SpanQA(Format):
 
     def gold(self, examples, task) -> list[Any]:
         return [list(ex["answers"]["text"]) for ex in examples]
+
+    def prediction_text(self, task, examples, predictions) -> str:
+        expect_count(task, len(predictions), len(examples), "examples")
+        return json_document({ex["id"]: p for ex, p in zip(examples, predictions)})
+
+    def label_text(self, task, examples) -> str:
+        paragraphs = [{"context": ex["context"], "qas": [{
+            "id": ex["id"], "question": ex["question"],
+            "answers": [{"text": t, "answer_start": s} for t, s in zip(ex["answers"]["text"], ex["answers"]["answer_start"])],
+        }]} for ex in examples]
+        return json_document({"version": "xstudy", "data": [{"title": task.name, "paragraphs": paragraphs}]})
+
+    def read_submission(self, task, pred_path, label_path, notes) -> tuple[list, list]:
+        # A question without a prediction (noted) is scored as answered with "": 0 where it has an answer.
+        answers, predicted = qa_pairs(pred_path, label_path, notes)
+        return list(answers.values()), [predicted.get(qid, "") for qid in answers]

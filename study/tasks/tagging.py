@@ -7,6 +7,7 @@ prediction; its other sub-tokens are ignored by the loss (-100).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,13 +15,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from study.tasks.base import Features, Format, Predictions, TokenHead, attention_mask, batches_by_length, encode, pad, take
+from study.tasks.base import (
+    Features, Format, Predictions, TokenHead, attention_mask, batches_by_length, encode, expect_count, pad, take,
+)
+from study.tasks.submission import tag_pairs
 
 IGNORE = -100
 
 
+def tag_blocks(sentences: Sequence[Sequence[str]]) -> str:
+    """One tag per line, a blank line between sentences. evaluate.py reads every blank line as a sentence end,
+    so there is no blank line after the last one."""
+    return "\n\n".join("\n".join(tags) for tags in sentences) + "\n"
+
+
 class Tagging(Format):
     name = "tagging"
+    suffix = "tsv"  # one tag per line, a blank line between sentences
+    chance_needs_train = True  # chance: the most frequent tag of the English training data
 
     def features(self, examples: Sequence[dict], tokenizer: Any, max_length: int, task, train: bool) -> Features:
         index = {label: i for i, label in enumerate(task.labels)}
@@ -83,3 +95,22 @@ class Tagging(Format):
 
     def gold(self, examples, task) -> list[Any]:
         return [list(ex["tags"]) for ex in examples]
+
+    def prediction_text(self, task, examples, predictions) -> str:
+        expect_count(task, len(predictions), len(examples), "examples")
+        for ex, tags in zip(examples, predictions):
+            if len(tags) != len(ex["tokens"]):
+                raise ValueError(f"{task.name}: {len(tags)} tags for a sentence of {len(ex['tokens'])} tokens")
+        return tag_blocks(predictions)
+
+    def label_text(self, task, examples) -> str:
+        return tag_blocks(self.gold(examples, task))
+
+    def read_submission(self, task, pred_path, label_path, notes) -> tuple[list, list]:
+        return tag_pairs(pred_path, label_path)
+
+    def chance(self, task, examples, train, lang) -> float | None:
+        """Every word tagged with the most frequent tag of the English training data."""
+        gold = self.gold(examples, task)
+        majority = Counter(t for ex in train for t in ex["tags"]).most_common(1)[0][0]
+        return task.score(gold, [[majority] * len(g) for g in gold], lang)["score"]

@@ -59,6 +59,8 @@ def synthetic(task_name: str, lang: str, rng: random.Random) -> tuple[list[dict]
 
 
 CASES = [(task, "xtreme-r" if task in ("xcopa", "mewslix", "lareqa") else "xtreme") for task in TASK_FILES]
+# The extensions the official evaluate.py reads (its mock_test_data), whatever the registry says.
+OFFICIAL_SUFFIX = {"xcopa": "jsonl", "xquad": "json", "mlqa": "json", "tydiqa": "json", "mewslix": "json", "lareqa": "json"}
 
 
 @pytest.mark.parametrize("task_name,benchmark", CASES, ids=[c[0] for c in CASES])
@@ -70,6 +72,7 @@ def test_round_trip_through_the_official_layout(tmp_path, task_name, benchmark):
         written = write_predictions(str(tmp_path / "pred"), task, lang, examples, predictions)
         assert written == str(prediction_path(tmp_path / "pred", task, lang))
         assert Path(written).name == f"test-{lang}.{TASK_FILES[task_name].suffix}"
+        assert TASK_FILES[task_name].suffix == OFFICIAL_SUFFIX.get(task_name, "tsv")
         write_labels(str(tmp_path / "gold"), task, lang, examples)
         expected[lang] = task.score(task.format.gold(examples, task), predictions, lang)
     result = score_submission(tmp_path / "pred", tmp_path / "gold", benchmark, tasks=[task_name])

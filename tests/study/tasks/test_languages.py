@@ -92,13 +92,17 @@ def test_groups_cover_every_task_once():
 
 
 def test_metric_keys_are_the_official_names():
+    # Every benchmark task is a registered task whose entry carries the official score keys and name.
+    from study.tasks import registry
+
     tasks = set(L.XTREME_TASK_LANGUAGES) | set(L.XTREME_R_TASK_LANGUAGES)
-    assert set(L.TASK_METRIC_KEYS) == tasks == set(L.TASK_DISPLAY_NAMES)
-    for task in L.QA_TASKS:
-        assert L.TASK_METRIC_KEYS[task] == ("exact_match", "f1")
-    assert L.TASK_METRIC_KEYS["mewslix"] == ("map@20",)
-    assert L.TASK_METRIC_KEYS["udpos"] == ("f1",)
-    assert L.TASK_METRIC_KEYS["tatoeba"] == ("accuracy",)
+    entries = {t: registry.get(t) for t in tasks}
+    assert {t for t, e in entries.items() if e.score_keys == ("exact_match", "f1")} == {"xquad", "mlqa", "tydiqa"}
+    assert entries["mewslix"].score_keys == entries["lareqa"].score_keys == ("map@20",)
+    assert entries["udpos"].score_keys == entries["panx"].score_keys == entries["bucc2018"].score_keys == ("f1",)
+    assert entries["tatoeba"].score_keys == entries["xnli"].score_keys == ("accuracy",)
+    assert entries["panx"].display_name == "WikiANN-NER" and entries["tydiqa"].display_name == "TyDiQA-GoldP"
+    assert len({e.display_name for e in entries.values()}) == len(tasks)
 
 
 def test_every_benchmark_language_has_a_family_and_a_script():
