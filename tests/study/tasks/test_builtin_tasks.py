@@ -15,7 +15,9 @@ def test_every_builtin_task_is_registered_as_the_benchmark_describes_it():
     assert [t.name for t in builtin_tasks.TASKS] == list(BUILTIN_TASKS)
     for name, info in BUILTIN_TASKS.items():
         task = registry.get(name)
-        assert task in builtin_tasks.TASKS
+        # The registered entry is the record with its defaults filled in (study.tasks.registry.register).
+        assert task.name in {t.name for t in builtin_tasks.TASKS}
+        assert (task.display_name, task.suffix) == (name, task.format.suffix) and task.score_keys
         assert (task.format_name, task.metric, task.roles) == (info["format"], METRICS[info["format"]],
                                                                 frozenset({info["role"]}))
         assert task.test_languages == tuple(info["splits"].get("test", ()))

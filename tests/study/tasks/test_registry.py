@@ -33,7 +33,7 @@ def test_registration_refuses_duplicates_and_unknown_names(scratch):
     with pytest.raises(ValueError, match="unknown metric 'bleu'"):
         registry.register(_task("t_metric", metric="bleu"))
     with pytest.raises(ValueError, match="metric family 'accuracy' is registered twice"):
-        registry.register_metric_family("accuracy", lambda g, p, lang: {})
+        registry.register_metric_family("accuracy", lambda g, p, lang: {}, ("accuracy",))
     with pytest.raises(ValueError, match="format 'tagging' is registered twice"):
         registry.register_format(registry.FORMATS["tagging"])
     assert "t_fmt" not in registry.names() and "t_one" in registry.names("target")
@@ -59,10 +59,10 @@ def test_get_lookup_and_load_pass_the_context():
 
 
 def test_the_task_score_averages_exact_match_and_f1_and_is_the_single_metric_otherwise():
-    assert task_score({"exact_match": 40.0, "f1": 60.0}) == 50.0
-    assert task_score({"accuracy": 72.5}) == 72.5
+    assert task_score({"exact_match": 40.0, "f1": 60.0}, ("exact_match", "f1")) == 50.0
+    assert task_score({"accuracy": 72.5, "loss": 0.3}, ("accuracy",)) == 72.5
     with pytest.raises(ValueError):
-        task_score({"precision": 1.0, "recall": 2.0})  # two metrics, neither QA's pair: no single score
+        task_score({"precision": 1.0, "recall": 2.0}, ("precision", "recall"))  # two metrics, neither QA's pair: no single score
     scored = registry.get("xquad").score([["Berlin"], ["in Paris"]], ["Berlin", "Paris"], "de")
     assert scored["exact_match"] == 50.0 and scored["f1"] == pytest.approx(100 * (1 + 2 / 3) / 2)
     assert scored["score"] == pytest.approx((scored["exact_match"] + scored["f1"]) / 2)
