@@ -130,14 +130,15 @@ class OptunaSpace:
 
 
 def search_algorithm(spec: StudySpec):
-    """None (Tune's grid and random sampling), or Optuna's TPE; limited to max_concurrent_trials."""
+    """None (Tune's grid and random sampling), or Optuna's TPE; limited to max_concurrent_trials. Its mode, as
+    the scheduler's, is the direction of the signal's metrics (`StudySpec.signal_mode`)."""
     if spec.search.algorithm != "optuna":
         return None
     import optuna
     from ray.tune.search import ConcurrencyLimiter
     from ray.tune.search.optuna import OptunaSearch
 
-    searcher = OptunaSearch(space=OptunaSpace(spec), metric=SIGNAL_METRIC, mode="max",
+    searcher = OptunaSearch(space=OptunaSpace(spec), metric=SIGNAL_METRIC, mode=spec.signal_mode(),
                             sampler=optuna.samplers.TPESampler(seed=spec.search.seed))
     if spec.search.max_concurrent_trials:
         searcher = ConcurrencyLimiter(searcher, max_concurrent=spec.search.max_concurrent_trials)
@@ -171,7 +172,7 @@ def scheduler(spec: StudySpec):
     if not spec.asha.enabled and flat is None:
         return FIFOScheduler()
     return GroupedASHA(
-        metric=SIGNAL_METRIC, mode="max", time_attr=TIME_ATTR,
+        metric=SIGNAL_METRIC, mode=spec.signal_mode(), time_attr=TIME_ATTR,
         rungs=rungs_for(spec) if spec.asha.enabled else (lambda group: []), group_of=group_of,
         reduction_factor=spec.asha.reduction_factor, min_seeds=len(spec.seeds),
         decisions_uri=storage.join(spec.uri, "scheduler.json"),
@@ -372,6 +373,10 @@ def run(spec: StudySpec, address: str | None = None, num_cpus: int | None = None
     preflight.check_storage(spec, spec.uri)  # before Ray starts: nothing runs that could not be kept
     if trackers.problems(spec):
         raise preflight.LaunchError("the study's trackers cannot run:\n  " + "\n  ".join(trackers.problems(spec)))
+    try:  # before Ray starts: ASHA's and Optuna's mode is the direction of the signal's metrics (study.metrics)
+        spec.signal_mode()
+    except ValueError as err:
+        raise preflight.LaunchError(f"asha.signal: {err}") from None
     too_big = memory_plan.fit_problems(spec)  # before Ray starts: a size that cannot fit its GPU never launches
     if too_big:
         raise preflight.LaunchError("these sizes cannot fit their GPU's memory:\n  " + "\n  ".join(too_big))

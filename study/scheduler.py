@@ -74,6 +74,8 @@ class GroupedASHA(FIFOScheduler):
         self._stopped: set[str] = set()
         self.decisions: list[dict[str, Any]] = []
         self._decisions_uri = decisions_uri  # rewritten after every decision, so a crash loses none
+        if stop_when_flat is not None and mode != "max":
+            raise ValueError("stop_when_flat predicts a gain of a higher-is-better signal; mode must be 'max'")
         if stop_when_flat is not None and milestones_of is None:
             raise ValueError("stop_when_flat needs milestones_of: the next milestone is what it predicts")
         self._flat = dict(stop_when_flat) if stop_when_flat is not None else None  # min_gain, confidence

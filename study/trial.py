@@ -38,6 +38,7 @@ from study import progress, recovery, results, state_io, storage
 from study.baselines import chance_of
 from study.data import Split, SplitMemory
 from study.evaluate import OnDevice, SplitScore, score_split
+from study.metrics import METRIC_FAMILIES
 from study.model import Encoder, autocast, load_encoder
 from study.predictions import write_predictions
 from study.spec import StudySpec
@@ -464,11 +465,12 @@ class Trial:
             for k, v in target_costs.items():
                 totals[k] += v
             now = dt.datetime.now(dt.UTC).isoformat()
+            higher_is_better = METRIC_FAMILIES[task.metric].higher_is_better  # every value of a task: one direction
             for s in scores:
                 for metric, value in s.values.items():
                     rows.append({
                         **common, "target_task": task.name, "target_format": fmt.name, "language": s.lang,
-                        "split": s.split, "metric": metric, "value": float(value), "higher_is_better": True,
+                        "split": s.split, "metric": metric, "value": float(value), "higher_is_better": higher_is_better,
                         "chance": self.chance[task.name] if s.split == "dev" else float("nan"),
                         **target_costs, "recorded_at": now,
                     })

@@ -41,25 +41,9 @@ Loader = Callable[[str, str, LoadContext], list[dict]]
 
 
 # ------------------------------------------------------------------------------------ metric families
-def _squad_like(fn: Callable[..., dict[str, float]]) -> Callable[[list, list, str], dict[str, float]]:
-    def score(gold: list[list[str]], predicted: list[str], lang: str) -> dict[str, float]:
-        answers = {str(i): g for i, g in enumerate(gold)}
-        preds = {str(i): p for i, p in enumerate(predicted)}
-        return fn(answers, preds, lang)
-
-    return score
-
-
-# Each family maps (gold, predictions, language) to metric values on 0-100, and names the metric that the
-# official aggregation uses as the per-language task score ("score" rows): (EM + F1) / 2 for QA.
-METRIC_FAMILIES: dict[str, Callable[[list, list, str], dict[str, float]]] = {
-    "accuracy": lambda g, p, lang: {"accuracy": metrics.accuracy(g, p)},
-    "seqeval_f1": lambda g, p, lang: {"f1": metrics.seqeval_f1(g, p)},
-    "squad": _squad_like(lambda a, p, lang: metrics.squad_scores(a, p)),
-    "squad_v2": _squad_like(lambda a, p, lang: metrics.squad_v2_scores(a, p)),
-    "mlqa": _squad_like(lambda a, p, lang: metrics.mlqa_scores(a, p, lang)),
-    "retrieval_accuracy": lambda g, p, lang: {"accuracy": metrics.accuracy(g, p)},
-}
+# The families tasks name (`Task.metric`), each with the registered metrics it reports and so their direction:
+# one registry, in study.metrics. Add one with `metrics.register_family`.
+METRIC_FAMILIES = metrics.METRIC_FAMILIES
 
 
 def task_score(values: dict[str, float]) -> float:
@@ -111,13 +95,6 @@ class Task:
 
 
 _REGISTRY: dict[str, Task] = {}
-
-
-def register_metric_family(name: str, fn: Callable[[list, list, str], dict[str, float]]) -> None:
-    """Add a metric family: (gold, predictions, language) -> metric values on 0-100."""
-    if name in METRIC_FAMILIES:
-        raise ValueError(f"metric family {name!r} is registered twice")
-    METRIC_FAMILIES[name] = fn
 
 
 def register(task: Task) -> Task:
