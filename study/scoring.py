@@ -29,6 +29,9 @@ Where the official script cannot produce a number, this module does, and says ho
   the iteration order of a Python set, so its last bits can change with PYTHONHASHSEED; on the official
   mock files 91.5% of the 9! orders give the fsum value and the others differ by 1-2 units in the last place.
 
+- A leading UTF-8 byte-order mark is dropped, as the dataset readers drop it (`study.textfile`); evaluate.py
+  would read it as part of a TSV file's first label, and its json would refuse a JSON file that has one.
+
 Conventions: "official" is the above; "f1_only" scores QA tasks by F1 alone (the convention of, e.g.,
 the mGTE paper's XTREME-R table). Everything else is the same in both.
 """
@@ -49,7 +52,7 @@ from rich.table import Table
 from rich.text import Text
 
 from study import metrics
-from study.tasks.readers import json_problem
+from study.textfile import TextFileError, parse_json, read_utf8, split_lines
 from study.tasks.languages import (
     BENCHMARKS,
     QA_TASKS,
@@ -63,30 +66,16 @@ CONVENTIONS: tuple[str, ...] = ("official", "f1_only")
 TOP_K = 20  # Mewsli-X and LAReQA are scored on each query's 20 best candidates
 
 
-class ScoringError(Exception):
-    """A submission or label file that cannot be scored: names the file, the line (or JSON path) and the rule."""
-
-    def __init__(self, problem: str, *, path: Path | str | None = None, line: int | str | None = None,
-                 rule: str | None = None) -> None:
-        self.problem, self.path, self.line, self.rule = problem, path, line, rule
-        where = "" if path is None else (f"{path}:{line}: " if line is not None else f"{path}: ")
-        super().__init__(f"{where}{problem}" + (f" (rule: {rule})" if rule else ""))
+class ScoringError(TextFileError):
+    """A submission or label file that cannot be scored: names the file, the line (or JSON path) and the rule.
+    A `TextFileError`, as what `study.textfile` raises for bad UTF-8 or JSON."""
 
 
 # ------------------------------------------------------------------------------------------ readers
 def _read_text_lines(path: Path) -> list[str]:
-    """The file's lines without their line ends, split as Python's text mode splits them (\\n, \\r\\n, \\r)."""
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        raise ScoringError(f"not valid UTF-8 ({err.reason})", path=path, line=line,
-                           rule="prediction and label files are UTF-8 text") from None
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()  # the final line end does not start another line
-    return lines
+    """The file's lines without their line ends, split as Python's text mode splits them (\\n, \\r\\n, \\r).
+    UTF-8, a leading byte-order mark dropped (`study.textfile`: the same decoding as the dataset readers')."""
+    return split_lines(read_utf8(path, rule="prediction and label files are UTF-8 text", error=ScoringError))
 
 
 def _read_labels(path: Path) -> list[str]:
@@ -122,23 +111,16 @@ def _read_tag_sentences(path: Path) -> list[_Sentence]:
 
 def _read_json(path: Path) -> Any:
     lines = _read_text_lines(path)  # reports bad UTF-8 with its line
-    try:
-        return json.loads("\n".join(lines))
-    except (ValueError, RecursionError) as err:
-        line = err.lineno if isinstance(err, json.JSONDecodeError) else None
-        raise ScoringError(f"not valid JSON: {json_problem(err)}", path=path, line=line,
-                           rule="QA, Mewsli-X and LAReQA files are one JSON document") from None
+    return parse_json("\n".join(lines), path=path, rule="QA, Mewsli-X and LAReQA files are one JSON document",
+                      error=ScoringError)
 
 
 def _read_jsonl_labels(path: Path) -> list[tuple[int, Any]]:
     """XCOPA: one JSON object per line with a "label" field (evaluate.py's `read_xcopa`)."""
     out = []
     for number, line in enumerate(_read_text_lines(path), start=1):
-        try:
-            row = json.loads(line)
-        except (ValueError, RecursionError) as err:
-            raise ScoringError(f"not valid JSON: {json_problem(err)}", path=path, line=number,
-                               rule="XCOPA files hold one JSON object per line") from None
+        row = parse_json(line, path=path, line=number, rule="XCOPA files hold one JSON object per line",
+                         error=ScoringError)
         if not isinstance(row, dict) or "label" not in row:
             raise ScoringError('no "label" field', path=path, line=number,
                                rule='every XCOPA line is an object with a "label"')
