@@ -19,13 +19,12 @@ from typing import Any
 import numpy as np
 
 from study import environment, launch_order, memory_plan, outcome, preflight, results, status, storage, trackers
-from study.grid import grid_points
+from study.grid import POINT, grid_points, point_of
 from study.outcome import Outcome
 from study.recovery_callback import RetryRecorder
 from study.scheduler import GroupedASHA
 from study.spec import Choice, Grid, LogUniform, StudySpec, Uniform
 from study.trainable import run_in_tune
-from study.trial import point_of
 
 # Snapshot the experiment state often: after a killed driver, resume must not re-run finished trials.
 os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "5")
@@ -71,7 +70,7 @@ class SharedSample:
         self.grid_names = sorted(grid_names)  # the grid-searched hyperparameters, part of a configuration
 
     def __call__(self, config: dict[str, Any]) -> Any:
-        point = {k: v for k, v in config["point"].items() if k != "seed"}
+        point = {k: v for k, v in config[POINT].items() if k != "seed"}
         grid = {k: config[k] for k in self.grid_names}
         identity = json.dumps({"name": self.name, "point": point, "grid": grid}, sort_keys=True, default=str)
         digest = int.from_bytes(hashlib.sha256(identity.encode()).digest()[:8], "big")
@@ -83,7 +82,7 @@ def param_space(spec: StudySpec) -> dict[str, Any]:
     """The grid of points and the hyperparameters: grid-searched, shared samples (`SharedSample`), constants."""
     from ray import tune
 
-    space: dict[str, Any] = {"point": tune.grid_search(launch_order.longest_first(spec, grid_points(spec)))}
+    space: dict[str, Any] = {POINT: tune.grid_search(launch_order.longest_first(spec, grid_points(spec)))}
     grid_names = [name for name, value in spec.hyperparameters.items() if isinstance(value, Grid)]
     for name, value in spec.hyperparameters.items():
         if isinstance(value, (Choice, LogUniform, Uniform)):
@@ -113,7 +112,7 @@ class OptunaSpace:
     def __call__(self, trial) -> dict[str, Any]:
         index = trial.number % len(self.points)
         seed_index = index % self.n_seeds
-        constants: dict[str, Any] = {"point": self.points[index]}
+        constants: dict[str, Any] = {POINT: self.points[index]}
         sampled = trial.study.trials[trial.number - seed_index].params if seed_index else None
         for name, value in self.hyperparameters.items():
             if sampled is not None and name in sampled:

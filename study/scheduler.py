@@ -35,12 +35,14 @@ from typing import Any
 import numpy as np
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
+from study.grid import point_of
+
 STOP, CONTINUE = TrialScheduler.STOP, TrialScheduler.CONTINUE
 
 
 def config_key(config: dict[str, Any]) -> str:
     """A configuration's identity across seeds: the config without its seed."""
-    flat = {**config.get("point", {}), **{k: v for k, v in config.items() if k != "point"}}
+    flat = point_of(config)
     flat.pop("seed", None)
     return json.dumps(flat, sort_keys=True, default=str)
 

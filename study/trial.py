@@ -38,6 +38,7 @@ from study import progress, recovery, results, state_io, storage
 from study.baselines import chance_of
 from study.data import Split, SplitMemory
 from study.evaluate import OnDevice, SplitScore, score_split
+from study.grid import POINT
 from study.metrics import METRIC_FAMILIES
 from study.model import Encoder, autocast, load_encoder
 from study.predictions import write_predictions
@@ -85,15 +86,12 @@ class TrunkState:
     cost: dict[str, float] = field(default_factory=lambda: asdict(Cost()))
 
 
-def point_of(config: dict[str, Any]) -> dict[str, Any]:
-    """The grid point of a trial's config: (model, intermediate task, seed, budget), flat or under 'point'."""
-    return {**config.get("point", {}), **{k: v for k, v in config.items() if k != "point"}}
-
-
 class Trial:
     def __init__(self, spec: StudySpec, config: dict[str, Any], trial_id: str, node: str | None = None):
         self.spec = spec
-        self.config = point_of(config)
+        if POINT in config:
+            raise ValueError(f"a Trial takes its config flat (study.grid.point_of), not with a nested {POINT!r}")
+        self.config = dict(config)
         self.trial_id = trial_id
         self.node = node or socket.gethostname()
         self.model_spec = spec.model(self.config["model"])
