@@ -60,3 +60,15 @@ def test_a_config_is_flattened_in_one_place_and_the_trial_takes_it_flat(tmp_path
     assert config_key(nested) == config_key(flat) == config_key({**nested, POINT: {**point, "seed": 2}})
     with pytest.raises(ValueError, match="flat"):
         Trial(small_spec(str(tmp_path)), nested, "t")
+
+
+def test_point_of_is_still_found_where_the_pickles_of_earlier_studies_look_for_it():
+    """Tune pickles the scheduler of a study with the functions it holds; those of studies made before point_of
+    moved to study.grid name it `study.trial.point_of`, and `xstudy resume` unpickles them."""
+    import pickle
+
+    import study.grid
+    import study.trial
+
+    earlier = pickle.dumps(study.grid.point_of, protocol=0).replace(b"study.grid", b"study.trial")  # text opcodes
+    assert pickle.loads(earlier) is study.grid.point_of
