@@ -34,13 +34,11 @@ import numpy as np
 import torch
 
 from analysis.aggregate import asha_signal
-from study import progress, recovery, results, state_io, storage
+from study import grid, progress, recovery, results, state_io, storage
 from study.baselines import chance_of
 from study.data import Split, SplitMemory
 from study.evaluate import OnDevice, SplitScore, score_split
-# point_of stays importable from here: a study made before it moved to study.grid has Tune's scheduler pickled
-# with functions that name it as study.trial.point_of, and `xstudy resume` unpickles them.
-from study.grid import POINT, point_of  # noqa: F401
+from study.grid import POINT
 from study.metrics import METRIC_FAMILIES
 from study.model import Encoder, autocast, load_encoder
 from study.predictions import write_predictions
@@ -70,6 +68,10 @@ TARGET_COST_COLUMNS = ("target_steps", "target_tokens", "target_flops", "target_
 HP_DEFAULTS = {"intermediate_lr": 1e-4, "target_lr": 1e-4, "weight_decay": None, "warmup_ratio": None}
 
 Reporter = Callable[[dict[str, Any], Path | None], None]
+
+# point_of stays importable from here: a study made before it moved to study.grid has Tune's scheduler pickled
+# with functions that name it as study.trial.point_of, and `xstudy resume` unpickles them.
+point_of = grid.point_of
 
 
 def seed_everything(seed: int) -> None:
