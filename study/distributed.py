@@ -60,7 +60,8 @@ from study.model import autocast
 from study.spec import ModelSpec, StudySpec
 from study.train import Cost, Phase
 from study.evaluate import OnDevice
-from study.trial import Trial, point_of
+from study.grid import point_of
+from study.trial import Trial
 
 # Token heads return nn.Linear's output, a view; FSDP2 warns at every forward in case it is changed in place,
 # which no format does.

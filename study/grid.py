@@ -12,6 +12,29 @@ from typing import Any
 
 from study.spec import Grid, StudySpec
 
+# Tune's config holds a trial's grid point under this one key, beside the hyperparameters.
+POINT = "point"
+
+
+def point_of(config: dict[str, Any]) -> dict[str, Any]:
+    """A trial's config flat: its grid point (model, intermediate task, seed, budget, sample) and hyperparameters
+    side by side. The one place where the nested layout is flattened; everything inside a trial (Trial, the
+    Train workers) takes this flat dict. A config that is flat already (a study made before the point was
+    nested) comes back as it is, and a `point` that is not a mapping is dropped.
+
+    Why Tune's config keeps the point nested under `POINT` rather than flat: Tune's grid search varies one
+    key at a time, and a grid point is several keys that vary together (the grid is a list of points, not a
+    product: the baseline has no budget). So `param_space` grid-searches the one key `point` over whole
+    points. Tune stores that param space and every trial's config with the experiment and `xstudy resume`
+    restores them as stored: the layout of a study's configs is fixed when it is made, and flattening them in
+    the param space would change what `SharedSample` draws and what a resumed study's trials look like. So
+    the nesting stays where Tune sees it (param space, searcher, scheduler, resource requests, experiment
+    state), and everything else reads a config through this function.
+    """
+    point = config.get(POINT)
+    rest = {k: v for k, v in config.items() if k != POINT}
+    return {**point, **rest} if isinstance(point, dict) else rest
+
 
 def grid_points(spec: StudySpec, schedule: str | None = None) -> list[dict[str, Any]]:
     """Every (model size, intermediate task, seed) point, and in `independent` mode every step budget.

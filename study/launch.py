@@ -22,13 +22,12 @@ from typing import Any
 import numpy as np
 
 from study import environment, launch_order, memory_plan, outcome, preflight, results, status, storage, trackers
-from study.grid import grid_points
+from study.grid import POINT, grid_points, point_of
 from study.outcome import Outcome
 from study.recovery_callback import RetryRecorder
 from study.scheduler import GroupedASHA
 from study.spec import Choice, Grid, LogUniform, StudySpec, Uniform
 from study.trainable import run_in_tune
-from study.trial import point_of
 
 # Snapshot the experiment state often: after a killed driver, resume must not re-run finished trials.
 os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "5")
@@ -74,7 +73,7 @@ class SharedSample:
         self.grid_names = sorted(grid_names)  # the grid-searched hyperparameters, part of a configuration
 
     def __call__(self, config: dict[str, Any]) -> Any:
-        point = {k: v for k, v in config["point"].items() if k != "seed"}
+        point = {k: v for k, v in config[POINT].items() if k != "seed"}
         grid = {k: config[k] for k in self.grid_names}
         identity = json.dumps({"name": self.name, "point": point, "grid": grid}, sort_keys=True, default=str)
         digest = int.from_bytes(hashlib.sha256(identity.encode()).digest()[:8], "big")
@@ -86,7 +85,7 @@ def param_space(spec: StudySpec) -> dict[str, Any]:
     """The grid of points and the hyperparameters: grid-searched, shared samples (`SharedSample`), constants."""
     from ray import tune
 
-    space: dict[str, Any] = {"point": tune.grid_search(launch_order.longest_first(spec, grid_points(spec)))}
+    space: dict[str, Any] = {POINT: tune.grid_search(launch_order.longest_first(spec, grid_points(spec)))}
     grid_names = [name for name, value in spec.hyperparameters.items() if isinstance(value, Grid)]
     for name, value in spec.hyperparameters.items():
         if isinstance(value, (Choice, LogUniform, Uniform)):
@@ -116,7 +115,7 @@ class OptunaSpace:
     def __call__(self, trial) -> dict[str, Any]:
         index = trial.number % len(self.points)
         seed_index = index % self.n_seeds
-        constants: dict[str, Any] = {"point": self.points[index]}
+        constants: dict[str, Any] = {POINT: self.points[index]}
         sampled = trial.study.trials[trial.number - seed_index].params if seed_index else None
         for name, value in self.hyperparameters.items():
             if sampled is not None and name in sampled:
@@ -133,14 +132,15 @@ class OptunaSpace:
 
 
 def search_algorithm(spec: StudySpec):
-    """None (Tune's grid and random sampling), or Optuna's TPE; limited to max_concurrent_trials."""
+    """None (Tune's grid and random sampling), or Optuna's TPE; limited to max_concurrent_trials. Its mode, as
+    the scheduler's, is the direction of the signal's metrics (`StudySpec.signal_mode`)."""
     if spec.search.algorithm != "optuna":
         return None
     import optuna
     from ray.tune.search import ConcurrencyLimiter
     from ray.tune.search.optuna import OptunaSearch
 
-    searcher = OptunaSearch(space=OptunaSpace(spec), metric=SIGNAL_METRIC, mode="max",
+    searcher = OptunaSearch(space=OptunaSpace(spec), metric=SIGNAL_METRIC, mode=spec.signal_mode(),
                             sampler=optuna.samplers.TPESampler(seed=spec.search.seed))
     if spec.search.max_concurrent_trials:
         searcher = ConcurrencyLimiter(searcher, max_concurrent=spec.search.max_concurrent_trials)
@@ -174,7 +174,7 @@ def scheduler(spec: StudySpec):
     if not spec.asha.enabled and flat is None:
         return FIFOScheduler()
     return GroupedASHA(
-        metric=SIGNAL_METRIC, mode="max", time_attr=TIME_ATTR,
+        metric=SIGNAL_METRIC, mode=spec.signal_mode(), time_attr=TIME_ATTR,
         rungs=rungs_for(spec) if spec.asha.enabled else (lambda group: []), group_of=group_of,
         reduction_factor=spec.asha.reduction_factor, min_seeds=len(spec.seeds),
         decisions_uri=storage.join(spec.uri, "scheduler.json"),
@@ -375,6 +375,10 @@ def run(spec: StudySpec, address: str | None = None, num_cpus: int | None = None
     preflight.check_storage(spec, spec.uri)  # before Ray starts: nothing runs that could not be kept
     if trackers.problems(spec):
         raise preflight.LaunchError("the study's trackers cannot run:\n  " + "\n  ".join(trackers.problems(spec)))
+    try:  # before Ray starts: ASHA's and Optuna's mode is the direction of the signal's metrics (study.metrics)
+        spec.signal_mode()
+    except ValueError as err:
+        raise preflight.LaunchError(f"asha.signal: {err}") from None
     too_big = memory_plan.fit_problems(spec)  # before Ray starts: a size that cannot fit its GPU never launches
     if too_big:
         raise preflight.LaunchError("these sizes cannot fit their GPU's memory:\n  " + "\n  ".join(too_big))

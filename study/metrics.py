@@ -9,8 +9,11 @@ Each function repeats the official arithmetic step by step (the same summation o
 total` rather than `sum / total * 100`), because the study compares its numbers with published ones to
 the last digit and a reordered float sum can change the last bits.
 
-Every metric is registered once in `METRICS` with its direction. All of them are higher-is-better; the
-direction is still stated per metric so that ASHA's mode and the Pareto directions are read from here.
+Every metric is registered once in `METRICS` with its direction. A task scores through a metric family
+(`METRIC_FAMILIES`: gold, predictions, language -> values), which names the registered metric behind each value
+it reports and so takes its direction from `METRICS`. All of them are higher-is-better today; the direction is
+still stated per metric because it is read from here: by the trial's result rows (`higher_is_better`, which the
+Pareto fronts and gains of `analysis` follow) and, through `signal_mode`, by ASHA's and Optuna's `mode`.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import unicodedata
 import warnings
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from seqeval.metrics import f1_score as _seqeval_f1
@@ -438,3 +441,111 @@ METRICS: dict[str, Metric] = _register(
     Metric("map@20", True, lambda rel, ranked: map_at_k(rel, ranked, k=20)),
     Metric("mrr@20", True, lambda gold, ranked: mrr_at_k(gold, ranked, k=20)),
 )
+
+
+# ------------------------------------------------------------------------------------ metric families
+@dataclass(frozen=True)
+class MetricFamily:
+    """How a task is scored: `fn(gold, predictions, language) -> {value name: value on 0-100}`.
+
+    `reports` maps each value name the family returns to the registered `Metric` it is (a key of `METRICS`):
+    the family's direction is theirs, and a family whose metrics disagree cannot be registered (its values are
+    averaged into one task score). A call checks that the values are exactly the ones `reports` names.
+    """
+
+    name: str
+    reports: Mapping[str, str]
+    fn: Callable[[list, list, str], dict[str, float]] = field(repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.reports:
+            raise ValueError(f"metric family {self.name!r} reports no metric")
+        unknown = sorted(m for m in self.reports.values() if m not in METRICS)
+        if unknown:
+            raise ValueError(f"metric family {self.name!r} names unregistered metric(s) {unknown}; known: {sorted(METRICS)}")
+        directions = {METRICS[m].higher_is_better for m in self.reports.values()}
+        if len(directions) > 1:
+            raise ValueError(f"metric family {self.name!r} mixes higher- and lower-is-better metrics "
+                             f"{dict(self.reports)}; its values are averaged into one task score")
+
+    @property
+    def higher_is_better(self) -> bool:
+        return METRICS[next(iter(self.reports.values()))].higher_is_better
+
+    @property
+    def score_keys(self) -> tuple[str, ...]:
+        """The values that make a task's score by default (`study.tasks.registry.task_score`): QA's exact
+        match and F1, whose mean it is, or the family's one value."""
+        return tuple(self.reports)
+
+    def __call__(self, gold: list, predicted: list, lang: str) -> dict[str, float]:
+        values = self.fn(gold, predicted, lang)
+        if set(values) != set(self.reports):
+            raise ValueError(f"metric family {self.name!r} returned {sorted(values)}, but reports {sorted(self.reports)}")
+        return values
+
+
+def _squad_like(fn: Callable[..., dict[str, float]]) -> Callable[[list, list, str], dict[str, float]]:
+    def score(gold: list[list[str]], predicted: list[str], lang: str) -> dict[str, float]:
+        answers = {str(i): g for i, g in enumerate(gold)}
+        preds = {str(i): p for i, p in enumerate(predicted)}
+        return fn(answers, preds, lang)
+
+    return score
+
+
+def _flat_accuracy(gold: list[list[str]], predicted: list[list[str]], lang: str) -> dict[str, float]:
+    # Token accuracy over all words (CCG supertagging is scored per word, not per chunk).
+    return {"accuracy": accuracy([t for s in gold for t in s], [t for s in predicted for t in s])}
+
+
+def register_family(family: MetricFamily) -> MetricFamily:
+    """Add a metric family to the ones tasks can name (`Task.metric`)."""
+    if family.name in METRIC_FAMILIES:
+        raise ValueError(f"metric family {family.name!r} is registered twice")
+    METRIC_FAMILIES[family.name] = family
+    return family
+
+
+# Each family names the metric that the official aggregation uses as the per-language task score ("score"
+# rows, study.tasks.registry.task_score): (EM + F1) / 2 for QA, else its one value.
+METRIC_FAMILIES: dict[str, MetricFamily] = {}
+for _family in (
+    MetricFamily("accuracy", {"accuracy": "accuracy"}, lambda g, p, lang: {"accuracy": accuracy(g, p)}),
+    MetricFamily("seqeval_f1", {"f1": "seqeval_f1"}, lambda g, p, lang: {"f1": seqeval_f1(g, p)}),
+    MetricFamily("squad", {"exact_match": "squad_exact_match", "f1": "squad_f1"},
+                 _squad_like(lambda a, p, lang: squad_scores(a, p))),
+    MetricFamily("squad_v2", {"exact_match": "squad_v2_exact_match", "f1": "squad_v2_f1"},
+                 _squad_like(lambda a, p, lang: squad_v2_scores(a, p))),
+    MetricFamily("mlqa", {"exact_match": "mlqa_exact_match", "f1": "mlqa_f1"},
+                 _squad_like(lambda a, p, lang: mlqa_scores(a, p, lang))),
+    MetricFamily("retrieval_accuracy", {"accuracy": "accuracy"}, lambda g, p, lang: {"accuracy": accuracy(g, p)}),
+    MetricFamily("token_accuracy", {"accuracy": "accuracy"}, _flat_accuracy),
+    MetricFamily("bucc_f1", {"f1": "bucc_f1"}, lambda g, p, lang: {"f1": bucc_f1(g, p)["f1"]}),
+    MetricFamily("map@20", {"map@20": "map@20"}, lambda g, p, lang: {"map@20": map_at_k(g, p, k=20)}),
+    # Mewsli-X's official "map@20" is MRR@20 of the one gold entity (equal to mAP@20 with one relevant item).
+    MetricFamily("mrr@20", {"map@20": "mrr@20"}, lambda g, p, lang: {"map@20": mrr_at_k([x[0] for x in g], p, k=20)}),
+):
+    register_family(_family)
+del _family
+
+
+def signal_mode(families: Mapping[str, str]) -> str:
+    """Tune's `mode` ("max" or "min") for a signal averaged over scores, from their metric families' direction.
+
+    `families` maps what is averaged (a task's name) to its metric family (a key of `METRIC_FAMILIES`). A mean
+    of higher- and lower-is-better scores ranks nothing, so mixed directions raise a ValueError naming them.
+    """
+    if not families:
+        return "max"  # nothing is averaged (a study whose signal has no task): the default, as Tune's
+    unknown = sorted(f for f in families.values() if f not in METRIC_FAMILIES)
+    if unknown:
+        raise ValueError(f"unknown metric family(ies) {unknown}; known: {sorted(METRIC_FAMILIES)}")
+    higher = {name: METRIC_FAMILIES[f].higher_is_better for name, f in families.items()}
+    if len(set(higher.values())) > 1:
+        up = sorted(n for n, h in higher.items() if h)
+        down = sorted(n for n, h in higher.items() if not h)
+        raise ValueError(f"the signal averages higher-is-better scores ({', '.join(up)}) with lower-is-better ones "
+                         f"({', '.join(down)}); a mean of both ranks nothing. Choose tasks of one direction, or "
+                         "`asha.signal: task:NAME`")
+    return "max" if next(iter(higher.values())) else "min"

@@ -22,6 +22,7 @@ from typing import Any
 import pyarrow.fs as pafs
 
 from study import storage
+from study.grid import point_of
 from study.spec import SpecError, StudySpec, parse_spec
 
 MAX_LISTED = 5  # problems shown in one message; the rest are counted
@@ -109,8 +110,7 @@ def check_experiment_state(uri: str, spec: StudySpec, points: list[dict[str, Any
         tid, config = trial.get("trial_id", f"trial_data[{i}]"), trial.get("config")
         # The grid point is nested under "point", or (studies made by earlier versions) flat in the config.
         config = config if isinstance(config, dict) else {}
-        flat = {**(config["point"] if isinstance(config.get("point"), dict) else {}), **config}
-        flat.pop("point", None)
+        flat = point_of(config)
         point = {k: v for k, v in flat.items() if k in axes}
         if _key(point) not in grid:
             problems.append(f"trial {tid}: its grid point {point or config!r} is not in spec.json's grid")

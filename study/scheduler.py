@@ -35,12 +35,14 @@ from typing import Any
 import numpy as np
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
+from study.grid import point_of
+
 STOP, CONTINUE = TrialScheduler.STOP, TrialScheduler.CONTINUE
 
 
 def config_key(config: dict[str, Any]) -> str:
     """A configuration's identity across seeds: the config without its seed."""
-    flat = {**config.get("point", {}), **{k: v for k, v in config.items() if k != "point"}}
+    flat = point_of(config)
     flat.pop("seed", None)
     return json.dumps(flat, sort_keys=True, default=str)
 
@@ -74,6 +76,8 @@ class GroupedASHA(FIFOScheduler):
         self._stopped: set[str] = set()
         self.decisions: list[dict[str, Any]] = []
         self._decisions_uri = decisions_uri  # rewritten after every decision, so a crash loses none
+        if stop_when_flat is not None and mode != "max":
+            raise ValueError("stop_when_flat predicts a gain of a higher-is-better signal; mode must be 'max'")
         if stop_when_flat is not None and milestones_of is None:
             raise ValueError("stop_when_flat needs milestones_of: the next milestone is what it predicts")
         self._flat = dict(stop_when_flat) if stop_when_flat is not None else None  # min_gain, confidence

@@ -32,6 +32,9 @@ Where the official script cannot produce a number, this module does, and says ho
   the iteration order of a Python set, so its last bits can change with PYTHONHASHSEED; on the official
   mock files 91.5% of the 9! orders give the fsum value and the others differ by 1-2 units in the last place.
 
+- A leading UTF-8 byte-order mark is dropped, as the dataset readers drop it (`study.textfile`); evaluate.py
+  would read it as part of a TSV file's first label, and its json would refuse a JSON file that has one.
+
 Conventions: "official" is the above; "f1_only" scores QA tasks by F1 alone (the convention of, e.g.,
 the mGTE paper's XTREME-R table). Everything else is the same in both.
 

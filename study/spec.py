@@ -434,6 +434,28 @@ class StudySpec(Strict):
     def model(self, name: str) -> ModelSpec:
         return next(m for m in self.models if m.name == name)
 
+    def signal_families(self) -> dict[str, str]:
+        """The tasks whose English dev scores ASHA's signal (`asha.signal`) averages, and their metric families:
+        every target for `targets_mean`, the one target of `task:NAME`, the member tasks of every intermediate
+        task and mixture for `intermediate`."""
+        from study.tasks import registry
+
+        signal = self.asha.signal
+        if signal == "intermediate":
+            names = [m for name in self.intermediate for m in self.members(name)]
+        elif signal.startswith("task:"):
+            names = [signal[5:]]
+        else:
+            names = [t.task for t in self.targets]
+        return {name: registry.get(name).metric for name in dict.fromkeys(names)}
+
+    def signal_mode(self) -> str:
+        """ASHA's and Optuna's `mode` ("max" or "min"): the direction of the signal's metrics, as registered in
+        study.metrics. Raises a ValueError where the signal would average scores of both directions."""
+        from study import metrics
+
+        return metrics.signal_mode(self.signal_families())
+
     def languages_of(self, target: TargetSpec) -> list[str]:
         """A target's zero-shot test languages: its `languages:`, else `benchmark`'s list for the task (in the
         official scorer's order), else, for a task of neither benchmark (the built-in ones), all it has."""
@@ -536,9 +558,24 @@ def parse_spec(data: Any, source: str = "<spec>", check_registry: bool = True) -
     if check_registry:
         known = {path for path, _ in errors}
         errors += [(path, rule) for path, rule in registry_errors(data) if path not in known]
+        if spec is not None and not errors:
+            errors += signal_errors(spec)
     if errors:
         raise SpecError(source, sorted(errors, key=lambda e: _path_order(e[0])))
     return spec
+
+
+def signal_errors(spec: StudySpec) -> list[tuple[str, str]]:
+    """ASHA's signal must have one direction (`StudySpec.signal_mode`), and the flat-curve rule, which predicts
+    what the next milestone can add, a rising one."""
+    try:
+        mode = spec.signal_mode()
+    except ValueError as err:
+        return [("asha.signal", str(err))]
+    if mode == "min" and spec.intermediate_training.stop_when_flat is not None:
+        return [("intermediate_training.stop_when_flat", "the flat-curve rule predicts a gain of a higher-is-better "
+                 f"signal; asha.signal ({spec.asha.signal}) is lower-is-better")]
+    return []
 
 
 def _path_order(path: str) -> list[tuple[int, Any]]:

@@ -29,6 +29,7 @@ from typing import Any
 import pyarrow.fs as pafs
 
 from study import eta, progress, results, storage
+from study.grid import point_of
 from study.outcome import trial_id_of_folder
 
 # A trial's state, in the order the tables show them.
@@ -198,12 +199,8 @@ def _read_json(fs: pafs.FileSystem, path: str) -> Any:
 
 
 def _flat_config(config: Any) -> dict[str, Any]:
-    """A trial config with its grid point (a nested "point" dict, when there is one) flattened in."""
-    if not isinstance(config, dict):
-        return {}
-    point = config.get("point")
-    rest = {k: v for k, v in config.items() if k != "point"}
-    return {**point, **rest} if isinstance(point, dict) else rest
+    """A trial config with its grid point flattened in (`study.grid.point_of`); {} for what is not a mapping."""
+    return point_of(config) if isinstance(config, dict) else {}
 
 
 def _apply_config(trial: TrialStatus, config: Any) -> None:

@@ -17,8 +17,9 @@ import torch
 
 from study import environment
 from study.distributed import DistributedTrial, Group, train_storage, uses_train
+from study.grid import point_of
 from study.spec import StudySpec
-from study.trial import Trial, point_of
+from study.trial import Trial
 
 GATE_TIMEOUT_S = 900  # seconds rank 0 waits for Tune's decision on a milestone before going on regardless
 TRAINABLE_NAME = "xstudy_trial"  # Tuner.restore needs the trainable under the same name
@@ -29,7 +30,10 @@ PROCESS_GROUP_TIMEOUT_S = 4 * 3600  # seconds a collective may wait (rank 0 writ
 def run_in_tune(config: dict[str, Any], spec_data: dict[str, Any], env: dict[str, str] | None = None) -> None:
     """The Ray Tune function trainable: restores from Tune's checkpoint and reports with checkpoints.
 
-    `env` holds the driver's settings (study.environment), set here before anything reads them.
+    `env` holds the driver's settings (study.environment), set here before anything reads them. The spec comes
+    as JSON and is validated here, once per trial: the Train workers of a several-worker trial get the
+    validated `StudySpec` itself (pickled by Ray), not JSON to validate again. Tune's config, whose grid point
+    is nested (study.grid.point_of says why), is flattened here once; the trial takes it flat.
     """
     import ray
     from ray import tune
@@ -37,8 +41,9 @@ def run_in_tune(config: dict[str, Any], spec_data: dict[str, Any], env: dict[str
     environment.apply(env)
     quiet_checkpoint_logs()
     spec = StudySpec.model_validate(spec_data)
+    config = point_of(config)
     ctx = tune.get_context()
-    model = spec.model(point_of(config)["model"])
+    model = spec.model(config["model"])
     if uses_train(model):
         # Several workers: this trial drives a Ray Train job, which reports to Tune (study.distributed).
         run_in_train(spec, config, ctx.get_trial_id())
@@ -73,8 +78,10 @@ def train_worker(loop_config: dict[str, Any]) -> None:
     environment.apply(loop_config.get("environment"))
     quiet_checkpoint_logs()
     context = ray.train.get_context()
-    spec = StudySpec.model_validate(loop_config["spec"])
-    model = spec.model(point_of(loop_config["config"])["model"])
+    spec = loop_config["spec"]  # validated by run_in_tune (or the caller of run_in_train): not again
+    if not isinstance(spec, StudySpec):
+        raise TypeError(f"train_loop_config['spec'] is a {type(spec).__name__}; run_in_train passes a StudySpec")
+    model = spec.model(loop_config["config"]["model"])
     torch.set_num_threads(max(1, int(model.resources.cpu)))
     device = ray.train.torch.get_device() if model.resources.gpu > 0 and torch.cuda.is_available() else torch.device("cpu")
     group = Group(rank=context.get_world_rank(), world=context.get_world_size(), device=device)
@@ -105,13 +112,14 @@ def train_worker(loop_config: dict[str, Any]) -> None:
 def run_in_train(spec: StudySpec, config: dict[str, Any], trial_id: str) -> Any:
     """Run one trial as a Train job and wait for it; from a Tune trial its reports go to Tune.
 
+    `config` is the trial's flat config (study.grid.point_of); `spec` goes to the workers as it is, validated.
     Outside Tune (tests, a single run), the rows and checkpoints are written all the same.
     """
     import ray.train
     from ray.train.torch import TorchConfig, TorchTrainer
     from ray.tune.trainable.trainable_fn_utils import _in_tune_session
 
-    model = spec.model(point_of(config)["model"])
+    model = spec.model(config["model"])
     r = model.resources
     fs, path = train_storage(spec)
     callbacks, gate = [], None
@@ -126,7 +134,7 @@ def run_in_train(spec: StudySpec, config: dict[str, Any], trial_id: str) -> Any:
     trainer = TorchTrainer(
         train_worker,
         # The driver's settings, as this trial received them (study.environment), for every worker.
-        train_loop_config={"spec": spec.model_dump(mode="json"), "config": config, "trial_id": trial_id,
+        train_loop_config={"spec": spec, "config": config, "trial_id": trial_id,
                            "environment": environment.captured(), "gate": gate},
         torch_config=TorchConfig(backend="nccl" if r.gpu > 0 else "gloo", timeout_s=PROCESS_GROUP_TIMEOUT_S),
         scaling_config=ray.train.ScalingConfig(num_workers=r.workers, use_gpu=r.gpu > 0, resources_per_worker=resources),

@@ -37,10 +37,12 @@ import numpy as np
 import torch
 
 from analysis.aggregate import asha_signal
-from study import progress, recovery, results, state_io, storage
+from study import grid, progress, recovery, results, state_io, storage
 from study.baselines import chance_of
 from study.data import Split, SplitMemory
 from study.evaluate import OnDevice, SplitScore, score_split
+from study.grid import POINT
+from study.metrics import METRIC_FAMILIES
 from study.model import Encoder, autocast, load_encoder
 from study.predictions import write_predictions
 from study.spec import StudySpec
@@ -70,6 +72,10 @@ HP_DEFAULTS = {"intermediate_lr": 1e-4, "target_lr": 1e-4, "weight_decay": None,
 
 Reporter = Callable[[dict[str, Any], Path | None], None]
 
+# point_of stays importable from here: a study made before it moved to study.grid has Tune's scheduler pickled
+# with functions that name it as study.trial.point_of, and `xstudy resume` unpickles them.
+point_of = grid.point_of
+
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
@@ -87,15 +93,12 @@ class TrunkState:
     cost: dict[str, float] = field(default_factory=lambda: asdict(Cost()))
 
 
-def point_of(config: dict[str, Any]) -> dict[str, Any]:
-    """The grid point of a trial's config: (model, intermediate task, seed, budget), flat or under 'point'."""
-    return {**config.get("point", {}), **{k: v for k, v in config.items() if k != "point"}}
-
-
 class Trial:
     def __init__(self, spec: StudySpec, config: dict[str, Any], trial_id: str, node: str | None = None):
         self.spec = spec
-        self.config = point_of(config)
+        if POINT in config:
+            raise ValueError(f"a Trial takes its config flat (study.grid.point_of), not with a nested {POINT!r}")
+        self.config = dict(config)
         self.trial_id = trial_id
         self.node = node or socket.gethostname()
         self.model_spec = spec.model(self.config["model"])
@@ -467,11 +470,12 @@ class Trial:
             for k, v in target_costs.items():
                 totals[k] += v
             now = dt.datetime.now(dt.UTC).isoformat()
+            higher_is_better = METRIC_FAMILIES[task.metric].higher_is_better  # every value of a task: one direction
             for s in scores:
                 for metric, value in s.values.items():
                     rows.append({
                         **common, "target_task": task.name, "target_format": fmt.name, "language": s.lang,
-                        "split": s.split, "metric": metric, "value": float(value), "higher_is_better": True,
+                        "split": s.split, "metric": metric, "value": float(value), "higher_is_better": higher_is_better,
                         "chance": self.chance[task.name] if s.split == "dev" else float("nan"),
                         **target_costs, "recorded_at": now,
                     })

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 import sys
 import tarfile
 from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+from study.textfile import TextFileError, decode_utf8, parse_json, split_lines
 
 # Cosmos QA and ANLI contexts can be long; the default csv field limit (128 KiB) is too small for some rows.
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
@@ -36,14 +37,15 @@ PANX_TAGS: tuple[str, ...] = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", 
 NLI_LABELS: tuple[str, ...] = ("entailment", "neutral", "contradiction")
 
 
-class DataError(Exception):
+class DataError(TextFileError):
     """A data file that cannot be used: names the file, the line (or JSON path), the problem and what was
-    expected. `context` (task, split, language) is prepended by the loader that called the reader."""
+    expected. `context` (task, split, language) is prepended by the loader that called the reader. A
+    `TextFileError`, as what `study.textfile` raises for bad UTF-8 or JSON: `rule` is another name for `expected`."""
 
     def __init__(self, problem: str, *, path: Path | str | None = None, line: int | str | None = None,
-                 expected: str | None = None, context: str | None = None) -> None:
-        self.problem, self.path, self.line, self.expected, self.context = problem, path, line, expected, context
-        super().__init__(self._message())
+                 expected: str | None = None, context: str | None = None, rule: str | None = None) -> None:
+        self.expected, self.context = expected if expected is not None else rule, context
+        super().__init__(problem, path=path, line=line, rule=self.expected)
 
     def _message(self) -> str:
         where = ""
@@ -70,24 +72,17 @@ class TokenizationError(DataError):
 
 # ------------------------------------------------------------------------------------- primitives
 def read_text(path: Path) -> str:
-    """A file's text as UTF-8 (a leading byte-order mark dropped); errors name the line of a bad byte."""
+    """A file's text as UTF-8 (a leading byte-order mark dropped); errors name the line of a bad byte
+    (`study.textfile`, shared with the scorer)."""
     path = Path(path)
     if not path.is_file():
         raise MissingData("file missing", path=path, expected="a readable file")
-    raw = path.read_bytes()
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        raise DataError(f"not valid UTF-8 ({err.reason})", path=path, line=line, expected="UTF-8 text") from None
+    return decode_utf8(path.read_bytes(), path=path, error=DataError)
 
 
 def text_lines(path: Path) -> list[str]:
     """Lines without their line ends; a final line end does not start another line."""
-    lines = read_text(path).replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return lines
+    return split_lines(read_text(path))
 
 
 def tsv_rows(path: Path, required: Sequence[str], what: str) -> Iterator[tuple[int, dict[str, str]]]:
@@ -148,11 +143,7 @@ def jsonl_rows(path: Path, what: str) -> Iterator[tuple[int, dict[str, Any]]]:
     for number, line in enumerate(text_lines(path), start=1):
         if not line.strip():
             continue
-        try:
-            row = json.loads(line)
-        except (ValueError, RecursionError) as err:
-            raise DataError(f"not valid JSON: {json_problem(err)}", path=path, line=number,
-                            expected=f"one JSON object per line ({what})") from None
+        row = parse_json(line, path=path, line=number, rule=f"one JSON object per line ({what})", error=DataError)
         if not isinstance(row, dict):
             raise DataError(f"a JSON {type(row).__name__}, not an object", path=path, line=number,
                             expected=f"one JSON object per line ({what})")
@@ -160,21 +151,8 @@ def jsonl_rows(path: Path, what: str) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def read_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(read_text(path))
-    except (ValueError, RecursionError) as err:
-        line = err.lineno if isinstance(err, json.JSONDecodeError) else None
-        raise DataError(f"not valid JSON: {json_problem(err)}", path=path, line=line, expected=what) from None
-
-
-def json_problem(err: Exception) -> str:
-    # Besides syntax errors, Python's json refuses integers over 4,300 digits (a bare ValueError) and
-    # nesting deeper than the interpreter's recursion limit.
-    if isinstance(err, json.JSONDecodeError):
-        return f"{err.msg} (column {err.colno})"
-    if isinstance(err, RecursionError):
-        return "nested too deeply"
-    return str(err).split(";")[0]
+    """One JSON document (`study.textfile.parse_json`: syntax, huge integers and deep nesting are DataErrors)."""
+    return parse_json(read_text(path), path=path, rule=what, error=DataError)
 
 
 def field(row: Any, key: str, kind: type | tuple[type, ...], path: Path, line: int | str, what: str) -> Any:
@@ -507,11 +485,7 @@ def _panx_lines(source: Path, split: str) -> tuple[str, list[str]]:
                                 expected="PAN-X archive members train, dev, test")
             raw = archive.extractfile(members[split]).read()
         name = f"{source}!{members[split].name}"
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as err:
-            raise DataError(f"not valid UTF-8 ({err.reason})", path=name,
-                            line=raw[: err.start].count(b"\n") + 1, expected="UTF-8 text") from None
+        text = decode_utf8(raw, path=name, error=DataError)
         lines = text.replace("\r\n", "\n").split("\n")
         return name, lines[:-1] if lines and lines[-1] == "" else lines
     return str(source), text_lines(source)

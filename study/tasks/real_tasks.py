@@ -35,7 +35,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from study import metrics
 from study.tasks import readers as R
 from study.tasks.bitext_mining import BitextMining
 from study.tasks.hub_schema import ABSENT, ANSWERS, CLASS_LABEL, INT, STRING, HubConverter, class_names, list_of, reads
@@ -46,19 +45,6 @@ from study.tasks.sources import SCRIPT_ONLY, DataSource, Hub, Local, Part
 
 FORMATS = (Ranking(), BitextMining())  # formats only real tasks use; registered by study.tasks
 
-
-def _flat_accuracy(gold: list[list[str]], predicted: list[list[str]], lang: str) -> dict[str, float]:
-    # Token accuracy over all words (CCG supertagging is scored per word, not per chunk).
-    return {"accuracy": metrics.accuracy([t for s in gold for t in s], [t for s in predicted for t in s])}
-
-
-METRIC_FAMILIES = {  # metric families only real tasks use, with the keys that make the score; registered by study.tasks
-    "token_accuracy": (_flat_accuracy, ("accuracy",)),
-    "bucc_f1": (lambda g, p, lang: {"f1": metrics.bucc_f1(g, p)["f1"]}, ("f1",)),
-    "map@20": (lambda g, p, lang: {"map@20": metrics.map_at_k(g, p, k=20)}, ("map@20",)),
-    # Mewsli-X's official "map@20" is MRR@20 of the one gold entity (equal to mAP@20 with one relevant item).
-    "mrr@20": (lambda g, p, lang: {"map@20": metrics.mrr_at_k([x[0] for x in g], p, k=20)}, ("map@20",)),
-}
 
 INTERMEDIATE = frozenset({"intermediate"})
 TARGET = frozenset({"target"})

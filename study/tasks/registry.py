@@ -47,38 +47,17 @@ Loader = Callable[[str, str, LoadContext], list[dict]]
 
 
 # ------------------------------------------------------------------------------------ metric families
-def _squad_like(fn: Callable[..., dict[str, float]]) -> Callable[[list, list, str], dict[str, float]]:
-    def score(gold: list[list[str]], predicted: list[str], lang: str) -> dict[str, float]:
-        answers = {str(i): g for i, g in enumerate(gold)}
-        preds = {str(i): p for i, p in enumerate(predicted)}
-        return fn(answers, preds, lang)
-
-    return score
-
-
-# Each family maps (gold, predictions, language) to metric values on 0-100, and names the metric that the
-# official aggregation uses as the per-language task score ("score" rows): (EM + F1) / 2 for QA.
-METRIC_FAMILIES: dict[str, Callable[[list, list, str], dict[str, float]]] = {
-    "accuracy": lambda g, p, lang: {"accuracy": metrics.accuracy(g, p)},
-    "seqeval_f1": lambda g, p, lang: {"f1": metrics.seqeval_f1(g, p)},
-    "squad": _squad_like(lambda a, p, lang: metrics.squad_scores(a, p)),
-    "squad_v2": _squad_like(lambda a, p, lang: metrics.squad_v2_scores(a, p)),
-    "mlqa": _squad_like(lambda a, p, lang: metrics.mlqa_scores(a, p, lang)),
-    "retrieval_accuracy": lambda g, p, lang: {"accuracy": metrics.accuracy(g, p)},
-}
+# The families tasks name (`Task.metric`), each with the registered metrics it reports and so their direction:
+# one registry, in study.metrics. Add one with `metrics.register_family`.
+METRIC_FAMILIES = metrics.METRIC_FAMILIES
 
 QA_SCORE_KEYS: tuple[str, ...] = ("exact_match", "f1")  # a QA task's score: (EM + F1) / 2, or F1 alone
 
-# The metric keys that make a task's score, per family (a task's default `score_keys`), as the official
-# scorer names them.
-METRIC_KEYS: dict[str, tuple[str, ...]] = {
-    "accuracy": ("accuracy",),
-    "seqeval_f1": ("f1",),
-    "squad": QA_SCORE_KEYS,
-    "squad_v2": QA_SCORE_KEYS,
-    "mlqa": QA_SCORE_KEYS,
-    "retrieval_accuracy": ("accuracy",),
-}
+
+def family_score_keys(metric: str) -> tuple[str, ...]:
+    """The metric keys that make a task's score by default, per family (a task's default `score_keys`), as
+    the official scorer names them."""
+    return METRIC_FAMILIES[metric].score_keys
 
 
 def task_score(values: Mapping[str, float], keys: tuple[str, ...]) -> float:
@@ -134,20 +113,10 @@ class Task:
 
     def score(self, gold: list, predicted: list, lang: str) -> dict[str, float]:
         values = METRIC_FAMILIES[self.metric](gold, predicted, lang)
-        return {**values, "score": task_score(values, self.score_keys or METRIC_KEYS[self.metric])}
+        return {**values, "score": task_score(values, self.score_keys or family_score_keys(self.metric))}
 
 
 _REGISTRY: dict[str, Task] = {}
-
-
-def register_metric_family(name: str, fn: Callable[[list, list, str], dict[str, float]],
-                           keys: tuple[str, ...]) -> None:
-    """Add a metric family: (gold, predictions, language) -> metric values on 0-100; `keys` are the values
-    that make a task's score (one, or `QA_SCORE_KEYS`)."""
-    if name in METRIC_FAMILIES:
-        raise ValueError(f"metric family {name!r} is registered twice")
-    METRIC_FAMILIES[name] = fn
-    METRIC_KEYS[name] = tuple(keys)
 
 
 def register(task: Task) -> Task:
@@ -165,7 +134,7 @@ def register(task: Task) -> Task:
             raise ValueError(f"task {task.name!r}: train_data {task.train_data!r} must be a task registered before it, "
                              f"of the same format ({task.format_name})")
     task = replace(task, display_name=task.display_name or task.name,
-                   score_keys=tuple(task.score_keys) or METRIC_KEYS[task.metric],
+                   score_keys=tuple(task.score_keys) or family_score_keys(task.metric),
                    suffix=task.suffix or FORMATS[task.format_name].suffix)
     if len(task.score_keys) != 1 and task.score_keys != QA_SCORE_KEYS:
         raise ValueError(f"task {task.name!r}: score_keys {task.score_keys} must be one metric key or {QA_SCORE_KEYS}")

@@ -7,39 +7,24 @@ The readers of `study.scoring`'s official per-task scorers, and of each format's
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from study.tasks.readers import json_problem
+from study.textfile import TextFileError, parse_json, read_utf8, split_lines
 
 
-class ScoringError(Exception):
-    """A submission or label file that cannot be scored: names the file, the line (or JSON path) and the rule."""
-
-    def __init__(self, problem: str, *, path: Path | str | None = None, line: int | str | None = None,
-                 rule: str | None = None) -> None:
-        self.problem, self.path, self.line, self.rule = problem, path, line, rule
-        where = "" if path is None else (f"{path}:{line}: " if line is not None else f"{path}: ")
-        super().__init__(f"{where}{problem}" + (f" (rule: {rule})" if rule else ""))
+class ScoringError(TextFileError):
+    """A submission or label file that cannot be scored: names the file, the line (or JSON path) and the rule.
+    A `TextFileError`, as what `study.textfile` raises for bad UTF-8 or JSON."""
 
 
 # ------------------------------------------------------------------------------------------ readers
 def read_text_lines(path: Path) -> list[str]:
-    """The file's lines without their line ends, split as Python's text mode splits them (\\n, \\r\\n, \\r)."""
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        raise ScoringError(f"not valid UTF-8 ({err.reason})", path=path, line=line,
-                           rule="prediction and label files are UTF-8 text") from None
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()  # the final line end does not start another line
-    return lines
+    """The file's lines without their line ends, split as Python's text mode splits them (\\n, \\r\\n, \\r).
+    UTF-8, a leading byte-order mark dropped (`study.textfile`: the same decoding as the dataset readers')."""
+    return split_lines(read_utf8(path, rule="prediction and label files are UTF-8 text", error=ScoringError))
 
 
 def read_labels(path: Path) -> list[str]:
@@ -75,23 +60,16 @@ def read_tag_sentences(path: Path) -> list[Sentence]:
 
 def read_json(path: Path) -> Any:
     lines = read_text_lines(path)  # reports bad UTF-8 with its line
-    try:
-        return json.loads("\n".join(lines))
-    except (ValueError, RecursionError) as err:
-        line = err.lineno if isinstance(err, json.JSONDecodeError) else None
-        raise ScoringError(f"not valid JSON: {json_problem(err)}", path=path, line=line,
-                           rule="QA, Mewsli-X and LAReQA files are one JSON document") from None
+    return parse_json("\n".join(lines), path=path, rule="QA, Mewsli-X and LAReQA files are one JSON document",
+                      error=ScoringError)
 
 
 def read_jsonl_labels(path: Path) -> list[tuple[int, Any]]:
     """XCOPA: one JSON object per line with a "label" field (evaluate.py's `read_xcopa`)."""
     out = []
     for number, line in enumerate(read_text_lines(path), start=1):
-        try:
-            row = json.loads(line)
-        except (ValueError, RecursionError) as err:
-            raise ScoringError(f"not valid JSON: {json_problem(err)}", path=path, line=number,
-                               rule="XCOPA files hold one JSON object per line") from None
+        row = parse_json(line, path=path, line=number, rule="XCOPA files hold one JSON object per line",
+                         error=ScoringError)
         if not isinstance(row, dict) or "label" not in row:
             raise ScoringError('no "label" field', path=path, line=number,
                                rule='every XCOPA line is an object with a "label"')

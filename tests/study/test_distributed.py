@@ -393,7 +393,7 @@ def test_a_retried_trial_resumes_from_its_train_checkpoint(study):
     for m in (10, 20):  # were the trial to start over, these would be evaluated and written again
         os.remove(results.milestone_uri(uri, trial_id, m))
     longer = launch.anchored(_spec(spec.study.storage, w2_steps=(0, 10, 20, 30)))
-    trainable.run_in_train(longer, {"point": _point("w2")}, trial_id)  # outside Tune: rows and checkpoints all the same
+    trainable.run_in_train(longer, _point("w2"), trial_id)  # outside Tune: rows and checkpoints all the same
     rows = results.collect(uri)
     mine = rows[rows.trial_id == trial_id]
     assert set(mine.intermediate_steps) == {30}

@@ -41,3 +41,34 @@ def test_status_and_plan_count_what_launch_runs(tmp_path):
     assert p["trials"]["branch"] == len(grid_points(spec))
     assert p["trials"]["independent"] == len(grid_points(spec, "independent"))
     assert _planned({"models": []}) is None, "no sizes: no count"
+
+
+def test_a_config_is_flattened_in_one_place_and_the_trial_takes_it_flat(tmp_path):
+    import pytest
+
+    from study.grid import POINT, point_of
+    from study.scheduler import config_key
+    from study.trial import Trial
+
+    point = {"model": "tiny", "intermediate_task": "builtin_nli", "seed": 1}
+    nested = {POINT: point, "target_lr": 1e-3}
+    flat = {**point, "target_lr": 1e-3}
+    assert point_of(nested) == flat
+    assert point_of(flat) == flat, "a study made before the point was nested: read as it is"
+    assert point_of({POINT: "not a mapping", "target_lr": 1}) == {"target_lr": 1}
+    assert nested == {POINT: point, "target_lr": 1e-3}, "the config is not changed"
+    assert config_key(nested) == config_key(flat) == config_key({**nested, POINT: {**point, "seed": 2}})
+    with pytest.raises(ValueError, match="flat"):
+        Trial(small_spec(str(tmp_path)), nested, "t")
+
+
+def test_point_of_is_still_found_where_the_pickles_of_earlier_studies_look_for_it():
+    """Tune pickles the scheduler of a study with the functions it holds; those of studies made before point_of
+    moved to study.grid name it `study.trial.point_of`, and `xstudy resume` unpickles them."""
+    import pickle
+
+    import study.grid
+    import study.trial
+
+    earlier = pickle.dumps(study.grid.point_of, protocol=0).replace(b"study.grid", b"study.trial")  # text opcodes
+    assert pickle.loads(earlier) is study.grid.point_of

@@ -214,3 +214,48 @@ def test_every_metric_is_registered_once_with_its_direction():
     assert METRICS["map@20"]([{"x"}], [["a", "x"]]) == 50.0
     with pytest.raises(dataclasses.FrozenInstanceError):
         metrics.Metric("m", True, accuracy).name = "other"
+
+
+def test_every_task_scores_through_a_registered_family_of_registered_metrics():
+    from study.tasks import registry
+
+    families = metrics.METRIC_FAMILIES
+    assert registry.METRIC_FAMILIES is families  # one registry
+    for name in registry.names():
+        assert registry.get(name).metric in families, name
+    for name, family in families.items():
+        assert family.name == name
+        assert all(m in METRICS for m in family.reports.values())
+        assert family.higher_is_better is all(METRICS[m].higher_is_better for m in family.reports.values())
+    assert families["squad"]([["the cat"]], ["a cat"], "en") == {"exact_match": 100.0, "f1": 100.0}
+    assert families["mrr@20"]([["e1"]], [["e0", "e1"]], "en") == {"map@20": 50.0}
+
+
+def test_a_family_takes_its_direction_from_the_metrics_it_reports(monkeypatch):
+    monkeypatch.setitem(METRICS, "error_rate", metrics.Metric("error_rate", False, accuracy))
+    lower = metrics.MetricFamily("errors", {"error": "error_rate"}, lambda g, p, lang: {"error": 1.0})
+    assert lower.higher_is_better is False
+    assert metrics.MetricFamily("acc", {"accuracy": "accuracy"}, lambda g, p, lang: {}).higher_is_better is True
+    with pytest.raises(ValueError, match="mixes higher- and lower-is-better"):
+        metrics.MetricFamily("both", {"accuracy": "accuracy", "error": "error_rate"}, lambda g, p, lang: {})
+    with pytest.raises(ValueError, match=r"unregistered metric\(s\) \['nope'\]"):
+        metrics.MetricFamily("x", {"v": "nope"}, lambda g, p, lang: {})
+    with pytest.raises(ValueError, match="reports no metric"):
+        metrics.MetricFamily("x", {}, lambda g, p, lang: {})
+    with pytest.raises(ValueError, match=r"returned \['other'\], but reports \['error'\]"):
+        metrics.MetricFamily("x", {"error": "error_rate"}, lambda g, p, lang: {"other": 1.0})([], [], "en")
+    with pytest.raises(ValueError, match="registered twice"):
+        metrics.register_family(metrics.MetricFamily("accuracy", {"accuracy": "accuracy"}, lambda g, p, lang: {}))
+
+
+def test_the_signal_mode_is_its_families_direction_and_mixed_directions_are_refused(monkeypatch):
+    monkeypatch.setitem(METRICS, "error_rate", metrics.Metric("error_rate", False, accuracy))
+    monkeypatch.setitem(metrics.METRIC_FAMILIES, "errors",
+                        metrics.MetricFamily("errors", {"error": "error_rate"}, lambda g, p, lang: {"error": 1.0}))
+    assert metrics.signal_mode({"xnli": "accuracy", "xquad": "squad"}) == "max"
+    assert metrics.signal_mode({"a": "errors", "b": "errors"}) == "min"
+    assert metrics.signal_mode({}) == "max"
+    with pytest.raises(ValueError, match=r"higher-is-better scores \(xnli\) with lower-is-better ones \(a, b\)"):
+        metrics.signal_mode({"xnli": "accuracy", "a": "errors", "b": "errors"})
+    with pytest.raises(ValueError, match="unknown metric family"):
+        metrics.signal_mode({"a": "nope"})

@@ -244,3 +244,43 @@ def test_a_resumed_flat_stopper_goes_on_with_the_trunks_history(tmp_path):
     assert restored.decide("flat", config, at(200, 20.25)) == whole.decide("flat", config, at(200, 20.25)) == STOP
     assert restored.decisions[-1]["rule"] == "stop_when_flat" and restored.decisions[-1]["n_milestones"] == 3
     assert restored.decisions[-1]["upper_bound"] == whole.decisions[-1]["upper_bound"]
+
+
+def test_asha_and_optuna_take_their_mode_from_the_direction_of_the_signals_metrics(tmp_path, lower_is_better_xnli):
+    from helpers import small_spec
+    from study import launch
+
+    assert launch.scheduler(small_spec(str(tmp_path)))._mode == "max"
+    lower = small_spec(str(tmp_path), target_tasks=[lower_is_better_xnli])
+    assert launch.scheduler(lower)._mode == "min"
+    optuna = small_spec(str(tmp_path), target_tasks=[lower_is_better_xnli], search={"algorithm": "optuna"},
+                        hyperparameters={"intermediate_lr": {"loguniform": [1e-4, 1e-3]}, "target_lr": 1e-3})
+    assert launch.search_algorithm(optuna)._mode == "min"
+
+
+def test_a_signal_of_mixed_directions_is_refused_before_ray_starts(tmp_path, monkeypatch, lower_is_better_xnli):
+    import copy
+
+    import pytest
+
+    from helpers import small_spec
+    from study import launch, preflight
+    from study.spec import parse_spec
+
+    def no_ray(*args, **kwargs):
+        raise AssertionError("Ray started")
+
+    monkeypatch.setattr(launch, "init_ray", no_ray)
+    data = small_spec(str(tmp_path)).model_dump(mode="json")
+    data["target_tasks"] = [copy.deepcopy(data["target_tasks"][0]), lower_is_better_xnli]
+    mixed = parse_spec(data, check_registry=False)  # past the spec's own check (parse_spec refuses it too)
+    with pytest.raises(preflight.LaunchError, match="asha.signal: the signal averages higher-is-better scores"):
+        launch.run(mixed)
+
+
+def test_the_flat_stopper_needs_a_rising_signal():
+    import pytest
+
+    with pytest.raises(ValueError, match="mode must be 'max'"):
+        GroupedASHA(metric="loss", mode="min", time_attr="t", rungs={}, group_of=lambda c: "g",
+                    stop_when_flat={"min_gain": 0.5, "confidence": 0.9}, milestones_of=lambda c: [1, 2])

@@ -133,3 +133,20 @@ def test_the_flat_stopper_is_off_by_default_and_takes_its_defaults():
     data["intermediate_training"] = {"stop_when_flat": {}}
     flat = parse_spec(data).intermediate_training.stop_when_flat
     assert (flat.min_gain, flat.confidence) == (0.5, 0.9)
+
+
+def test_the_signal_mode_follows_the_registered_direction_of_the_signals_tasks(lower_is_better_xnli):
+    assert parse_spec(BASE).signal_mode() == "max"
+    lower = {**copy.deepcopy(BASE), "target_tasks": [lower_is_better_xnli]}
+    assert parse_spec(lower).signal_families() == {lower_is_better_xnli: "error_rate"}
+    assert parse_spec(lower).signal_mode() == "min"
+    mixed = {**copy.deepcopy(BASE), "target_tasks": ["builtin_pos", lower_is_better_xnli]}
+    # one target named by `task:NAME`: only its direction counts; the intermediate task's for `intermediate`
+    assert parse_spec({**mixed, "asha": {"signal": f"task:{lower_is_better_xnli}"}}).signal_mode() == "min"
+    assert parse_spec({**mixed, "asha": {"signal": "intermediate"}}).signal_families() == {"builtin_nli": "accuracy"}
+    with pytest.raises(SpecError) as err:
+        parse_spec(mixed)
+    assert [path for path, _ in err.value.errors] == ["asha.signal"]
+    assert "higher-is-better scores (builtin_pos) with lower-is-better ones (error_xnli)" in err.value.errors[0][1]
+    with pytest.raises(SpecError, match="intermediate_training.stop_when_flat: the flat-curve rule"):
+        parse_spec({**lower, "intermediate_training": {"stop_when_flat": {}}})

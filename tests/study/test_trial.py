@@ -323,3 +323,13 @@ def test_a_target_trains_the_same_whichever_targets_come_before_it(tmp_path):
         a = first[first.target_task == task].sort_values(["split", "language", "metric"]).value.to_numpy()
         b = second[second.target_task == task].sort_values(["split", "language", "metric"]).value.to_numpy()
         assert (a == b).all(), task
+
+
+def test_rows_carry_the_registered_direction_of_their_tasks_metric(tmp_path, lower_is_better_xnli):
+    spec = small_spec(str(tmp_path), target_tasks=[{"task": "builtin_pos", "languages": ["xa"]},
+                                                   {"task": lower_is_better_xnli, "languages": ["xb"]}],
+                      asha={"signal": "task:builtin_pos"})
+    run_trial(spec, {**CONFIG, "intermediate_task": "none"}, "base")
+    df = results.collect(f"{tmp_path}/t")
+    assert df.groupby("target_task").higher_is_better.unique().map(list).to_dict() == {
+        "builtin_pos": [True], lower_is_better_xnli: [False]}

@@ -7,6 +7,7 @@ import dataclasses
 
 import pytest
 
+from study import metrics
 from study.tasks import registry
 from study.tasks.registry import LoadContext, Task, fine_tune_key, task_score
 
@@ -33,7 +34,7 @@ def test_registration_refuses_duplicates_and_unknown_names(scratch):
     with pytest.raises(ValueError, match="unknown metric 'bleu'"):
         registry.register(_task("t_metric", metric="bleu"))
     with pytest.raises(ValueError, match="metric family 'accuracy' is registered twice"):
-        registry.register_metric_family("accuracy", lambda g, p, lang: {}, ("accuracy",))
+        metrics.register_family(metrics.MetricFamily("accuracy", {"accuracy": "accuracy"}, lambda g, p, lang: {}))
     with pytest.raises(ValueError, match="format 'tagging' is registered twice"):
         registry.register_format(registry.FORMATS["tagging"])
     assert "t_fmt" not in registry.names() and "t_one" in registry.names("target")
