@@ -8,10 +8,10 @@ A model size runs this way when `resources.workers > 1`, or when its `parallelis
 also with one worker, e.g. to compare with it); otherwise its trial stays one process (`study.trial`).
 
 - **The Tune trial is a driver.** `trainable.run_in_tune` calls `trainable.run_in_train`, which starts a `TorchTrainer` with
-  the size's workers and waits for it. The trial itself reserves no CPU or GPU (`driver_resources`), only a
+  the size's workers and waits for it. The trial itself reserves no CPU or GPU (`study.resources`), only a
   little memory: the workers' resources are reserved by Train's own placement group, all at once, so a trial
   waiting for its workers holds nothing another trial needs, and trials cannot deadlock. `launch` limits
-  how many trials run at once (`concurrency_limit`), so drivers do not pile up waiting.
+  how many trials run at once (`resources.concurrency_limit`), so drivers do not pile up waiting.
 - **Data parallel over the workers.** Every worker draws the same global batch of `batch_size` examples
   from the same seeded stream, in the single-process order, and trains on its contiguous share of it
   (`shard_bounds`: sizes differ by at most one). Gradients are averaged by DDP (gloo on CPU, nccl on GPU)
@@ -60,20 +60,18 @@ from study.model import autocast
 from study.spec import ModelSpec, StudySpec
 from study.train import Cost, Phase
 from study.evaluate import OnDevice
-from study.grid import point_of
 from study.trial import Trial
+# The resource policy lives in study.resources. These names stay importable from here: the pickled experiment
+# state of a study started before they moved names them in this module, and `xstudy resume` unpickles it.
+from study import resources as _resources
+
+DRIVER_MEMORY, driver_resources, uses_train = _resources.DRIVER_MEMORY, _resources.driver_resources, _resources.uses_train
 
 # Token heads return nn.Linear's output, a view; FSDP2 warns at every forward in case it is changed in place,
 # which no format does.
 warnings.filterwarnings("ignore", message=r"FSDP2-wrapped module .* returned a view tensor")
 
 SHARDED_CHECKPOINT = "trunk-dcp"  # an FSDP trial's checkpoint folder: torch.distributed.checkpoint shards
-DRIVER_MEMORY = 256 * 1024**2  # bytes: what a driver trial reserves (a request cannot be empty, and no CPU)
-
-
-def uses_train(model: ModelSpec) -> bool:
-    """Whether a size's trials run as a Ray Train job (several workers, or a parallelism set explicitly)."""
-    return model.resources.workers > 1 or model.parallelism is not None
 
 
 def parallelism_of(model: ModelSpec) -> str:
@@ -85,44 +83,6 @@ def shard_bounds(n: int, rank: int, world: int) -> tuple[int, int]:
     base, extra = divmod(n, world)
     lo = rank * base + min(rank, extra)
     return lo, lo + base + (1 if rank < extra else 0)
-
-
-# --------------------------------------------------------------------------------------------- resources
-def driver_resources() -> dict[str, float]:
-    """What the Tune trial of a Train-run size reserves: no CPU or GPU (its workers reserve those)."""
-    return {"cpu": 0, "gpu": 0, "memory": DRIVER_MEMORY}
-
-
-def tune_request(spec: StudySpec, single_process):
-    """The per-config resource request for `tune.with_resources`: the driver's for Train-run sizes, else
-    `single_process(config)` (a trial's own cpu and gpu)."""
-
-    def request(config: dict[str, Any]) -> dict[str, float]:
-        if uses_train(spec.model(point_of(config)["model"])):
-            return driver_resources()
-        return single_process(config)
-
-    return request
-
-
-def concurrency_limit(spec: StudySpec, cluster: dict[str, float]) -> int | None:
-    """How many trials may run at once, when some size runs through Ray Train (None: no limit needed).
-
-    A Train-run trial's driver reserves almost nothing, so Tune alone would start every trial at once and
-    most would wait for workers. The limit is the most trials of any one size that fit on the cluster
-    together; `search.max_concurrent_trials` lowers it further.
-    """
-    if not any(uses_train(m) for m in spec.models):
-        return spec.search.max_concurrent_trials
-    fits = []
-    for m in spec.models:
-        r = m.resources
-        n = [cluster.get(key, 0.0) / (need * r.workers) for key, need in (("CPU", r.cpu), ("GPU", r.gpu)) if need > 0]
-        fits.append(max(1, int(min(n) + 1e-9)) if n else 1)
-    limit = max(fits)
-    if spec.search.max_concurrent_trials:
-        limit = min(limit, spec.search.max_concurrent_trials)
-    return limit
 
 
 # ------------------------------------------------------------------------------------------ the workers

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from study import environment, launch_order, memory_plan, outcome, preflight, results, status, storage, trackers
+from study import environment, launch_order, memory_plan, outcome, preflight, resources, results, status, storage, trackers
 from study.grid import POINT, grid_points, point_of
 from study.outcome import Outcome
 from study.recovery_callback import RetryRecorder
@@ -183,14 +183,6 @@ def scheduler(spec: StudySpec):
     )
 
 
-def resources_of(spec: StudySpec):
-    def request(config: dict[str, Any]) -> dict[str, float]:
-        r = spec.model(point_of(config)["model"]).resources
-        return {"cpu": r.cpu * r.workers, "gpu": r.gpu * r.workers}
-
-    return request
-
-
 def init_ray(address: str | None, num_cpus: int | None = None, dashboard: bool = False) -> None:
     import ray
 
@@ -225,50 +217,15 @@ def init_ray(address: str | None, num_cpus: int | None = None, dashboard: bool =
         ray.init(num_cpus=num_cpus, include_dashboard=False, dashboard_host="127.0.0.1", **kwargs)
 
 
-def check_resources(spec: StudySpec) -> list[str]:
-    """Model sizes whose trial asks for more than the whole cluster has: refused before launch."""
-    import ray
-
-    total = ray.cluster_resources()
-    problems = []
-    for i, m in enumerate(spec.models):
-        need = resources_of(spec)({"model": m.name})
-        for key, amount in need.items():
-            if amount > total.get(key.upper(), 0) + 1e-9:
-                problems.append(
-                    f"models[{i}] ({m.name}): a trial needs {amount:g} {key.upper()} "
-                    f"({m.resources.workers} worker(s) x {getattr(m.resources, key):g}), the cluster has "
-                    f"{total.get(key.upper(), 0):g}"
-                )
-    return problems
-
-
 def _uses_train(spec: StudySpec) -> bool:
-    from study import distributed
-
-    return any(distributed.uses_train(m) for m in spec.models)
-
-
-def limit_concurrency(spec: StudySpec) -> StudySpec:
-    """With sizes run through Ray Train, at most as many trials at once as fit on the cluster (their drivers
-    reserve no CPU, so Tune would otherwise start them all and most would wait for their workers)."""
-    import ray
-
-    from study import distributed
-
-    limit = distributed.concurrency_limit(spec, ray.cluster_resources())
-    if limit == spec.search.max_concurrent_trials:
-        return spec
-    return spec.model_copy(update={"search": spec.search.model_copy(update={"max_concurrent_trials": limit})})
+    return any(resources.uses_train(m) for m in spec.models)
 
 
 def _trainable(spec: StudySpec):
     from ray import tune
 
-    from study import distributed
-
     # A size run through Ray Train reserves its workers in Train's placement group; its Tune trial, a driver, almost nothing.
-    request = distributed.tune_request(spec, resources_of(spec))
+    request = resources.tune_request(spec)
     trainable = tune.with_parameters(run_in_tune, spec_data=spec.model_dump(mode="json"), env=environment.captured())
     return tune.with_resources(trainable, request)
 
@@ -383,10 +340,12 @@ def run(spec: StudySpec, address: str | None = None, num_cpus: int | None = None
     if too_big:
         raise preflight.LaunchError("these sizes cannot fit their GPU's memory:\n  " + "\n  ".join(too_big))
     init_ray(address, num_cpus, dashboard=_uses_train(spec))
-    problems = check_resources(spec)
+    import ray
+
+    problems = resources.check_resources(spec, ray.cluster_resources())
     if problems:
         raise preflight.LaunchError("these trials cannot fit on this cluster:\n  " + "\n  ".join(problems))
-    spec = limit_concurrency(spec)
+    spec = resources.limit_concurrency(spec, ray.cluster_resources())
     return fit(build_tuner(spec, verbose=verbose), spec, during)
 
 

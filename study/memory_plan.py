@@ -203,7 +203,8 @@ class Setting:
 
 def setting_of(spec: StudySpec, model: ModelSpec | str, device: str = "cuda") -> Setting:
     """The Setting of a size as the spec runs it (study.distributed: parallelism is single for one process)."""
-    from study.distributed import parallelism_of, uses_train
+    from study.distributed import parallelism_of
+    from study.resources import uses_train
 
     model = spec.model(model) if isinstance(model, str) else model
     tt = spec.target_training

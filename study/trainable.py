@@ -16,7 +16,8 @@ from typing import Any
 import torch
 
 from study import environment
-from study.distributed import DistributedTrial, Group, train_storage, uses_train
+from study.distributed import DistributedTrial, Group, train_storage
+from study.resources import uses_train
 from study.grid import point_of
 from study.spec import StudySpec
 from study.trial import Trial

@@ -323,10 +323,10 @@ def study(local_ray, tmp_path_factory):
     import ray
     from ray import tune
 
-    from study import launch
+    from study import launch, resources
 
     storage = tmp_path_factory.mktemp("dist")
-    spec = launch.limit_concurrency(launch.anchored(_spec(str(storage))))
+    spec = resources.limit_concurrency(launch.anchored(_spec(str(storage))), ray.cluster_resources())
     tuner = tune.Tuner(
         launch._trainable(spec),
         param_space={"point": tune.grid_search([_point("w1"), _point("w2")])},
@@ -400,21 +400,7 @@ def test_a_retried_trial_resumes_from_its_train_checkpoint(study):
     assert set(mine.intermediate_examples) == {16 * (30 + 6)}
 
 
-def test_resources_reserve_workers_once():
-    """A Train-run size's Tune trial reserves no CPU: its workers are reserved by Train, all at once."""
-    from study import distributed, launch
+def test_shard_bounds_differ_by_at_most_one():
+    from study import distributed
 
-    spec = _spec("/tmp/unused")
-    request = distributed.tune_request(spec, launch.resources_of(spec))
-    assert request({"point": _point("w2")}) == distributed.driver_resources()
-    assert launch.resources_of(spec)({"point": _point("w2")}) == {"cpu": 1.0, "gpu": 0.0}, "what check_resources refuses by"
-    # A small size's trial may take a fraction of a GPU; a Train-run size's workers x their share.
-    halves = spec.model_copy(update={"models": [m.model_copy(update={"resources": m.resources.model_copy(update={"gpu": 0.5})})
-                                                for m in spec.models]})
-    assert launch.resources_of(halves)({"point": _point("w1")}) == {"cpu": 0.5, "gpu": 0.5}
-    assert launch.resources_of(halves)({"point": _point("w2")}) == {"cpu": 1.0, "gpu": 1.0}
-    # The most trials of one size that fit at once (w1: 0.5 CPU), then search.max_concurrent_trials (2).
-    assert distributed.concurrency_limit(spec, {"CPU": 1.0}) == 2
-    free = spec.model_copy(update={"search": spec.search.model_copy(update={"max_concurrent_trials": None})})
-    assert distributed.concurrency_limit(free, {"CPU": 3.0}) == 6
     assert distributed.shard_bounds(16, 1, 3) == (6, 11) and distributed.shard_bounds(16, 0, 3) == (0, 6)
