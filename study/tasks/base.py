@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from study.tasks.submission import line_pairs
+
 if TYPE_CHECKING:
     from study.tasks.registry import Task
 
@@ -134,6 +136,24 @@ class Format:
         English training examples where `chance_needs_train` (else it may be empty). None: no meaningful
         constant predictor (span QA, bitext mining, ranking)."""
         return None
+
+
+class OneValuePerLine(Format):
+    """A format whose submission holds one prediction per line, and whose label file one gold value per line
+    (evaluate.py's `read_label`): classification (labels) and retrieval (indices of the retrieved sentence)."""
+
+    suffix = "tsv"
+
+    def prediction_text(self, task: Task, examples: Sequence[dict], predictions: Sequence[Any]) -> str:
+        expect_count(task, len(predictions), len(examples), "examples")
+        return text_lines(predictions)
+
+    def label_text(self, task: Task, examples: Sequence[dict]) -> str:
+        return text_lines(self.gold(examples, task))
+
+    def read_submission(self, task: Task, pred_path: Path, label_path: Path, notes: list[str]) -> tuple[list, list]:
+        # Values as text on both sides: indices and labels are equal exactly when their text is.
+        return line_pairs(pred_path, label_path)
 
 
 # ---------------------------------------------------------------------------- submission text helpers

@@ -11,14 +11,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from study.tasks.base import (
-    ClassifierHead, Features, Format, Predictions, attention_mask, batches_by_length, encode, expect_count, pad, take, text_lines,
+    ClassifierHead, Features, OneValuePerLine, Predictions, attention_mask, batches_by_length, encode, pad, take,
 )
-from study.tasks.submission import line_pairs
 
 
-class Classification(Format):
+class Classification(OneValuePerLine):
     name = "classification"
-    suffix = "tsv"  # one label per line
     chance_needs_train = True  # chance: the majority label of the English training data
 
     def features(self, examples: Sequence[dict], tokenizer: Any, max_length: int, task, train: bool) -> Features:
@@ -60,16 +58,6 @@ class Classification(Format):
 
     def gold(self, examples, task) -> list[Any]:
         return [ex["label"] for ex in examples]
-
-    def prediction_text(self, task, examples, predictions) -> str:
-        expect_count(task, len(predictions), len(examples), "examples")
-        return text_lines(predictions)
-
-    def label_text(self, task, examples) -> str:
-        return text_lines(self.gold(examples, task))
-
-    def read_submission(self, task, pred_path, label_path, notes) -> tuple[list, list]:
-        return line_pairs(pred_path, label_path)
 
     def chance(self, task, examples, train, lang) -> float | None:
         """Always the most frequent label of the English training data."""

@@ -15,8 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from study.tasks.base import Features, Format, Predictions, attention_mask, batches_by_length, expect_count, pad, text_lines
-from study.tasks.submission import line_pairs
+from study.tasks.base import Features, OneValuePerLine, Predictions, attention_mask, batches_by_length, pad
 
 
 def default_layer(encoder: nn.Module) -> int:
@@ -37,10 +36,9 @@ def embed(encoder: nn.Module, ids: Sequence[Sequence[int]], batch_size: int, pad
     return F.normalize(out, dim=-1)
 
 
-class Retrieval(Format):
+class Retrieval(OneValuePerLine):
     name = "retrieval"
     trains = False
-    suffix = "tsv"  # the index of the retrieved target per line; labels: the gold index
 
     def features(self, examples: Sequence[dict], tokenizer: Any, max_length: int, task, train: bool) -> Features:
         src = tokenizer([ex["source"] for ex in examples], truncation=True, max_length=max_length)["input_ids"]
@@ -60,16 +58,6 @@ class Retrieval(Format):
 
     def gold(self, examples, task) -> list[Any]:
         return list(range(len(examples)))
-
-    def prediction_text(self, task, examples, predictions) -> str:
-        expect_count(task, len(predictions), len(examples), "examples")
-        return text_lines(predictions)
-
-    def label_text(self, task, examples) -> str:
-        return text_lines(self.gold(examples, task))
-
-    def read_submission(self, task, pred_path, label_path, notes) -> tuple[list, list]:
-        return line_pairs(pred_path, label_path)  # indices as text on both sides: equal exactly when equal as numbers
 
     def chance(self, task, examples, train, lang) -> float | None:
         """The expected top-1 accuracy of a uniform guess among the targets."""
