@@ -56,7 +56,7 @@ import torch.distributed as dist
 from torch import nn
 
 from study import state_io, storage
-from study.model import autocast
+from study.model import Encoder, PretrainedWeights, autocast, load_empty_encoder
 from study.spec import ModelSpec, StudySpec
 from study.train import Cost, Phase
 from study.evaluate import OnDevice
@@ -212,18 +212,55 @@ class FullySharded:
         # transformers finds what a model records (output_hidden_states) by its class's name, and FSDP2
         # swaps each sharded module's class for a subclass (FSDPXLMRobertaModel): register it under that too.
         recorded = [(sub, _CAN_RECORD_REGISTRY.get(sub)) for sub in module.modules()]
-        for sub in list(module.modules()):
-            if isinstance(sub, nn.ModuleList):
-                for layer in sub:
-                    fully_shard(layer, mp_policy=self.policy)
+        layers = [layer for sub in module.modules() if isinstance(sub, nn.ModuleList) for layer in sub]
+        # The outermost ones only: a layer inside another (mT5's block.i.layer.j in block.i) is its part.
+        inner = {id(m) for layer in layers for m in layer.modules() if m is not layer}
+        for layer in layers:
+            if id(layer) not in inner:
+                fully_shard(layer, mp_policy=self.policy)
         fully_shard(module, mp_policy=self.policy)  # moves the shards to the mesh's device
         for sub, can_record in recorded:
             if can_record:
                 _CAN_RECORD_REGISTRY[sub] = can_record
 
     def place(self, module: nn.Module) -> nn.Module:
+        """Shards a whole module in place (a head, or an encoder `load_encoder` loaded); a module placed
+        already (`place_pretrained`) is left as it is."""
+        if module in self.skeletons:
+            return module
         self.skeletons[module] = _meta_copy(module)
         self._shard(module)
+        return module
+
+    def place_pretrained(self, module: nn.Module, weights: PretrainedWeights) -> nn.Module:
+        """Shards an empty module (`load_empty_encoder`: parameters on the meta device, buffers real) as
+        `place` does, materialises it, and fills this worker's shards from the pretrained safetensors files.
+
+        FSDP2 shards every parameter on dim 0 (`Shard(0)`) in chunks of ceil(rows / world): rank r owns rows
+        [r*c, min((r+1)*c, rows)), and reads only those (`safe_open(...).get_slice(key)[lo:hi]`), cast to the
+        module's dtype. Buffers (not sharded) are the checkpoint's where it holds them, else those the
+        module's constructor made, kept aside because `to_empty` replaces them too."""
+        from torch.distributed.tensor import Shard
+
+        buffers = {name: b.detach().clone() for name, b in module.named_buffers()}
+        self.skeletons[module] = _meta_copy(module)
+        self._shard(module)
+        module.to_empty(device=self.device)
+        with torch.no_grad():
+            for name, b in module.named_buffers():
+                b.copy_(weights.rows(name) if name in weights else buffers[name])
+            for name, p in module.named_parameters():
+                if p.placements != (Shard(0),):
+                    raise ValueError(f"{name}: placements {p.placements}, expected (Shard(0),)")
+                rows, world, rank = p.shape[0], p.device_mesh.size(), p.device_mesh.get_local_rank()
+                chunk = -(-rows // world)
+                lo, hi = min(rank * chunk, rows), min((rank + 1) * chunk, rows)
+                local = p.to_local()
+                if local.shape[0] != hi - lo:
+                    raise ValueError(f"{name}: local shard of {local.shape[0]} rows, expected rows [{lo}, {hi})")
+                if hi > lo:
+                    local.copy_(weights.rows(name, lo, hi))
+        weights.close()
         return module
 
     @staticmethod
@@ -340,6 +377,17 @@ class DistributedTrial(Trial):
         self.sharded = FullySharded(self.device, self.model_spec.precision) if self.parallelism == "fsdp" else None
         # With DDP every worker reads the whole-model files itself; with FSDP the checkpoint is sharded (DCP).
         self.reads_full_state = self.sharded is None
+
+    def _load_encoder(self) -> Encoder:
+        """FSDP: the encoder built empty and each worker's shards read from the safetensors files
+        (`FullySharded.place_pretrained`); without FSDP, or without safetensors, loaded whole."""
+        if self.sharded is not None:
+            encoder = load_empty_encoder(self.model_spec)
+            if encoder is not None:
+                self.sharded.place_pretrained(encoder.module, encoder.weights)
+                encoder.weights = None
+                return encoder
+        return super()._load_encoder()
 
     def _place(self, module):
         if module is None or self.sharded is None:

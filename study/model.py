@@ -58,6 +58,8 @@ class Encoder:
     n_params: int  # encoder parameters, embeddings included
     location: str  # folder or hub id it was loaded from
     shape: Shape  # what its FLOPs depend on (non-embedding parameters, layers, attention width)
+    # Set only by `load_empty_encoder`: the module's parameters are on the meta device, to be filled from these.
+    weights: PretrainedWeights | None = None
 
 
 def model_location(spec: ModelSpec) -> tuple[str, dict[str, Any]]:
@@ -150,6 +152,7 @@ def prepare_builtin(sources: list[BuiltinSource]) -> list[str]:
 
 
 def load_encoder(spec: ModelSpec) -> Encoder:
+    """The pretrained encoder, whole, on this process's CPU (`from_pretrained`)."""
     location, kwargs = model_location(spec)
     config = AutoConfig.from_pretrained(location, **kwargs)
     if getattr(config, "is_encoder_decoder", False):
@@ -165,6 +168,148 @@ def load_encoder(spec: ModelSpec) -> Encoder:
         module.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     n_params = sum(p.numel() for p in module.parameters())
     return Encoder(module, tokenizer, n_params, location, shape_of(module, config))
+
+
+def load_empty_encoder(spec: ModelSpec) -> Encoder | None:
+    """The encoder `load_encoder` gives, with every parameter on the meta device (no memory) and its buffers
+    real (position ids and the like, as its constructor makes them), and `weights` to fill it from: for FSDP,
+    which shards the empty module and fills each worker's shards from the safetensors files, reading only the
+    rows that worker owns (`study.distributed.FullySharded.place_pretrained`), so that no worker holds the
+    whole model, even on its host.
+
+    None when the weights cannot be read that way: no safetensors file in the model's folder (a hub model not
+    in the local cache), or a model parameter the files do not hold under its name (with or without the
+    model's `base_model_prefix`; a tied parameter under any of its names), which `from_pretrained` would
+    rename or initialise. The caller then uses `load_encoder`."""
+    from accelerate import init_empty_weights
+
+    location, kwargs = model_location(spec)
+    files = safetensors_files(location, spec)
+    if files is None:
+        return None
+    config = AutoConfig.from_pretrained(location, **kwargs)
+    # As from_pretrained's dtype="auto": the config's dtype, else the checkpoint's.
+    dtype = getattr(config, "dtype", None) or _checkpoint_dtype(files)
+    if isinstance(dtype, str):
+        dtype = getattr(torch, dtype)
+    with init_empty_weights(include_buffers=False):
+        if getattr(config, "is_encoder_decoder", False):
+            from transformers import MT5EncoderModel
+
+            module = MT5EncoderModel._from_config(config, dtype=dtype)
+        else:
+            extra = {"add_pooling_layer": False} if _has_pooler(config) else {}
+            module = AutoModel.from_config(config, dtype=dtype, trust_remote_code=kwargs.get("trust_remote_code", False), **extra)
+    # accelerate's empty parameters are new objects at each registration, which unties what the constructor
+    # tied (mT5's shared and encoder.embed_tokens): tie them again, as from_pretrained does.
+    module.tie_weights()
+    module.eval()  # as from_pretrained leaves it
+    weights = PretrainedWeights.resolve(module, files)
+    if weights is None:
+        return None
+    tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
+    if getattr(spec, "gradient_checkpointing", False):
+        module.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    n_params = sum(p.numel() for p in module.parameters())
+    return Encoder(module, tokenizer, n_params, location, shape_of(module, config), weights)
+
+
+SAFETENSORS_INDEX = "model.safetensors.index.json"
+
+
+def safetensors_files(location: str, spec: ModelSpec | None = None) -> list[Path] | None:
+    """The safetensors files of the model at `location` (a folder, or a hub id found in the local cache):
+    the files `model.safetensors.index.json` names, else `model.safetensors`; None when there are none."""
+    import json
+
+    folder = Path(location)
+    if not folder.is_dir():
+        source = spec.source if spec is not None else None
+        folder = hub_snapshot(source) if isinstance(source, HubSource) else None
+        if folder is None:
+            return None
+    if (folder / SAFETENSORS_INDEX).is_file():
+        names = sorted(set(json.loads((folder / SAFETENSORS_INDEX).read_text())["weight_map"].values()))
+        return [folder / n for n in names]
+    return [folder / "model.safetensors"] if (folder / "model.safetensors").is_file() else None
+
+
+def _checkpoint_dtype(files: list[Path]) -> torch.dtype:
+    from safetensors import safe_open
+
+    with safe_open(str(files[0]), "pt") as f:
+        for key in f.keys():
+            dtype = f.get_slice(key).get_dtype()
+            if dtype in _SAFETENSORS_FLOATS:
+                return _SAFETENSORS_FLOATS[dtype]
+    return torch.get_default_dtype()
+
+
+_SAFETENSORS_FLOATS = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16, "F64": torch.float64}
+
+
+class PretrainedWeights:
+    """Where each of a module's parameters (and persistent buffers) is in a checkpoint's safetensors files,
+    read a slice of rows at a time (`rows`): only the bytes of those rows are read from the files."""
+
+    def __init__(self, files: list[Path], where: dict[str, tuple[Path, str]]):
+        self.files = files
+        self.where = where  # module name -> (file, key in it); every name of a tied parameter
+        self._open: dict[Path, Any] = {}
+        self.bytes_read = 0
+
+    @classmethod
+    def resolve(cls, module: nn.Module, files: list[Path]) -> PretrainedWeights | None:
+        """The names of `module`'s state found in `files` under the name, with the model's
+        `base_model_prefix` added or removed; None when a parameter is not found."""
+        from safetensors import safe_open
+
+        keys: dict[str, Path] = {}
+        for file in files:
+            with safe_open(str(file), "pt") as f:
+                keys.update({k: file for k in f.keys()})
+        prefix = getattr(module, "base_model_prefix", "") or ""
+        prefix = prefix + "." if prefix else ""
+
+        def find(name: str) -> str | None:
+            for key in (name, prefix + name, name[len(prefix):] if prefix and name.startswith(prefix) else None):
+                if key is not None and key in keys:
+                    return key
+            return None
+
+        names: dict[int, list[str]] = {}
+        for name, p in module.named_parameters(remove_duplicate=False):
+            names.setdefault(id(p), []).append(name)
+        where: dict[str, tuple[Path, str]] = {}
+        for group in names.values():
+            found = next((k for k in map(find, group) if k is not None), None)
+            if found is None:
+                logging.getLogger(__name__).info("%s not in %s: the model is loaded whole", group[0], files[0].parent)
+                return None
+            where.update({n: (keys[found], found) for n in group})
+        for name, _ in module.named_buffers():
+            found = find(name)
+            if found is not None:  # a persistent buffer the checkpoint holds; others keep their constructed values
+                where[name] = (keys[found], found)
+        return cls(files, where)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.where
+
+    def rows(self, name: str, lo: int | None = None, hi: int | None = None) -> torch.Tensor:
+        """Rows [lo, hi) (dim 0) of the named tensor, all of it when lo and hi are None."""
+        from safetensors import safe_open
+
+        file, key = self.where[name]
+        if file not in self._open:
+            self._open[file] = safe_open(str(file), "pt")
+        f = self._open[file]
+        t = f.get_slice(key)[lo:hi] if lo is not None or hi is not None else f.get_tensor(key)
+        self.bytes_read += t.numel() * t.element_size()
+        return t
+
+    def close(self) -> None:
+        self._open.clear()
 
 
 def _has_pooler(config: Any) -> bool:

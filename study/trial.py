@@ -133,7 +133,7 @@ class Trial:
         self.progress = progress.Progress(self.study_uri, self.trial_id, enabled=self.writer)
         # Building a built-in model (first use on a machine) draws random numbers of its own.
         with state_io.forked_rng(self.device):
-            self.encoder: Encoder = load_encoder(self.model_spec)
+            self.encoder: Encoder = self._load_encoder()
         self._place(self.encoder.module)
         self.pad_id = self.encoder.tokenizer.pad_token_id
         self.hidden = self.encoder.module.config.hidden_size
@@ -241,6 +241,10 @@ class Trial:
     # parallel, its evaluation shares each batch with the others, and only rank 0 writes.
     writer = True  # whether this process writes result rows, predictions, records and checkpoint files
     reads_full_state = True  # whether this process reads a checkpoint's files on restore
+
+    def _load_encoder(self) -> Encoder:
+        """The pretrained encoder (a distributed trial may load it sharded)."""
+        return load_encoder(self.model_spec)
 
     def _place(self, module: torch.nn.Module | None) -> torch.nn.Module | None:
         """A module the trial trains or evaluates, made ready for it (here: moved to the device)."""
