@@ -35,8 +35,10 @@ also with one worker, e.g. to compare with it); otherwise its trial stays one pr
   every phase: a cooldown branch or a target's encoder is a sharded copy built from a meta-device skeleton
   (`FullySharded.clone`), so no worker's device holds more than its shards of any copy. A checkpoint is
   sharded too (`SHARDED_CHECKPOINT`, torch.distributed.checkpoint): each worker writes and reads only its
-  own shards of the trunk and optimizer, on any number of workers. Host memory is where the whole model
-  still passes once: each worker loads the pretrained weights onto its CPU before sharding them.
+  own shards of the trunk and optimizer, on any number of workers. Nor does a worker's host hold the whole
+  pretrained model: the encoder is built on the meta device, sharded, and each worker reads only its rows
+  of every parameter from the safetensors files (`FullySharded.place_pretrained`; a model without
+  safetensors is loaded whole, then sharded).
 - **Costs.** Examples and tokens are summed over the workers (the global batch's), seconds are the
   slowest worker's wall time, and accelerator seconds are wall seconds x GPUs x workers.
 """
@@ -72,6 +74,7 @@ DRIVER_MEMORY, driver_resources, uses_train = _resources.DRIVER_MEMORY, _resourc
 warnings.filterwarnings("ignore", message=r"FSDP2-wrapped module .* returned a view tensor")
 
 SHARDED_CHECKPOINT = "trunk-dcp"  # an FSDP trial's checkpoint folder: torch.distributed.checkpoint shards
+READ_BYTES = 32 * 1024**2  # bytes: the most an FSDP worker reads from a pretrained file at once (place_pretrained)
 
 
 def parallelism_of(model: ModelSpec) -> str:
@@ -189,8 +192,11 @@ class DataParallelPhase(Phase):
 # ------------------------------------------------------------------------------------------------ FSDP
 class FullySharded:
     """FSDP2 for one trial's modules: every transformer layer (each `nn.ModuleList` member, as XLM-R's
-    `encoder.layer` and mT5's `block`) and each module as a whole are sharded over the workers, in place.
+    `encoder.layer` and mT5's `block`; the outermost only, not mT5's `block.i.layer`) and each module as a
+    whole are sharded over the workers, in place.
 
+    The pretrained encoder is sharded while still empty and each worker reads its own rows from the
+    safetensors files (`place_pretrained`); a head, or an encoder loaded whole, is sharded as it is (`place`).
     FSDP2 modules refuse `copy.deepcopy`, so a copy (a cooldown branch, a target's encoder) is built from a
     skeleton of the module on the meta device (no memory), sharded the same way, materialised and filled
     with the source's local shards: no worker ever holds more than its shards.
@@ -237,8 +243,9 @@ class FullySharded:
         `place` does, materialises it, and fills this worker's shards from the pretrained safetensors files.
 
         FSDP2 shards every parameter on dim 0 (`Shard(0)`) in chunks of ceil(rows / world): rank r owns rows
-        [r*c, min((r+1)*c, rows)), and reads only those (`safe_open(...).get_slice(key)[lo:hi]`), cast to the
-        module's dtype. Buffers (not sharded) are the checkpoint's where it holds them, else those the
+        [r*c, min((r+1)*c, rows)), and reads only those (`safe_open(...).get_slice(key)[lo:hi]`, at most
+        `READ_BYTES` at a time, so that the rows read never double a large shard such as the word
+        embeddings'), cast to the module's dtype. Buffers (not sharded) are the checkpoint's where it holds them, else those the
         module's constructor made, kept aside because `to_empty` replaces them too."""
         from torch.distributed.tensor import Shard
 
@@ -258,9 +265,11 @@ class FullySharded:
                 local = p.to_local()
                 if local.shape[0] != hi - lo:
                     raise ValueError(f"{name}: local shard of {local.shape[0]} rows, expected rows [{lo}, {hi})")
-                if hi > lo:
-                    local.copy_(weights.rows(name, lo, hi))
-        weights.close()
+                # A few rows at a time: the rows read are a temporary beside the shard they go to.
+                step = max(1, READ_BYTES // max(1, local[0].numel() * local.element_size())) if hi > lo else 1
+                for a in range(lo, hi, step):
+                    b = min(a + step, hi)
+                    local[a - lo:b - lo].copy_(weights.rows(name, a, b))
         return module
 
     @staticmethod

@@ -255,7 +255,6 @@ class PretrainedWeights:
     def __init__(self, files: list[Path], where: dict[str, tuple[Path, str]]):
         self.files = files
         self.where = where  # module name -> (file, key in it); every name of a tied parameter
-        self._open: dict[Path, Any] = {}
         self.bytes_read = 0
 
     @classmethod
@@ -301,15 +300,12 @@ class PretrainedWeights:
         from safetensors import safe_open
 
         file, key = self.where[name]
-        if file not in self._open:
-            self._open[file] = safe_open(str(file), "pt")
-        f = self._open[file]
-        t = f.get_slice(key)[lo:hi] if lo is not None or hi is not None else f.get_tensor(key)
+        # Opened for each read: safetensors maps the file, and the pages a read touched stay resident (and
+        # count in the process's RSS) until the file is closed.
+        with safe_open(str(file), "pt") as f:
+            t = f.get_slice(key)[lo:hi] if lo is not None or hi is not None else f.get_tensor(key)
         self.bytes_read += t.numel() * t.element_size()
         return t
-
-    def close(self) -> None:
-        self._open.clear()
 
 
 def _has_pooler(config: Any) -> bool:
