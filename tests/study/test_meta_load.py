@@ -161,6 +161,7 @@ def folders(tmp_path_factory):
     return [str(REAL_MODEL), _prefixed_bert(root / "prefixed-bert"), _sharded_mt5(root / "sharded-mt5")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("world", [2, 1])
 def test_meta_load_equals_full_load_then_shard(folders, tmp_path, world):
     import torch.multiprocessing as mp
