@@ -190,3 +190,34 @@ def test_no_safetensors_keeps_the_full_load(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     assert safetensors_files(str(tmp_path)) is None
     assert safetensors_files("some/hub-id-not-cached") is None
+
+
+def test_empty_encoder_is_on_the_meta_device_with_real_buffers(tmp_path):
+    """No process group needed: the module's parameters are meta, its buffers real, and every parameter
+    is found in the files; a parameter stored under another name (an old `LayerNorm.gamma`) makes the
+    caller load the model whole."""
+    from safetensors.torch import load_file, save_file
+
+    from study.model import load_empty_encoder
+    from study.spec import ModelSpec
+
+    folder = Path(_prefixed_bert(tmp_path / "bert"))
+    encoder = load_empty_encoder(ModelSpec(name="m", source={"path": str(folder)}, steps=[0]))
+    assert encoder is not None and not encoder.module.training
+    assert {p.device.type for p in encoder.module.parameters()} == {"meta"}
+    assert {b.device.type for b in encoder.module.buffers()} == {"cpu"}
+    assert set(dict(encoder.module.named_parameters())) <= set(encoder.weights.where)
+    assert encoder.n_params == sum(p.numel() for p in encoder.module.parameters())
+    # Keys under `bert.`; the pooler is in the files, not in the model (load_encoder drops it too).
+    read = {key for _, key in encoder.weights.where.values()}
+    assert all(k.startswith("bert.") for k in read) and not any(k.startswith("bert.pooler.") for k in read)
+
+    first = folder / "model-00001-of-00002.safetensors"
+    state = load_file(str(first))
+    renamed = next(k for k in state if k.endswith("LayerNorm.weight"))
+    state[renamed.replace("LayerNorm.weight", "LayerNorm.gamma")] = state.pop(renamed)
+    save_file(state, str(first), metadata={"format": "pt"})
+    index = json.loads((folder / "model.safetensors.index.json").read_text())
+    index["weight_map"][renamed.replace("LayerNorm.weight", "LayerNorm.gamma")] = index["weight_map"].pop(renamed)
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    assert load_empty_encoder(ModelSpec(name="m", source={"path": str(folder)}, steps=[0])) is None
