@@ -342,10 +342,11 @@ def run(spec: StudySpec, address: str | None = None, num_cpus: int | None = None
     init_ray(address, num_cpus, dashboard=_uses_train(spec))
     import ray
 
-    problems = resources.check_resources(spec, ray.cluster_resources())
+    cluster = ray.cluster_resources()
+    problems = resources.check_resources(spec, cluster)
     if problems:
         raise preflight.LaunchError("these trials cannot fit on this cluster:\n  " + "\n  ".join(problems))
-    spec = resources.limit_concurrency(spec, ray.cluster_resources())
+    spec = resources.limit_concurrency(spec, cluster)
     return fit(build_tuner(spec, verbose=verbose), spec, during)
 
 

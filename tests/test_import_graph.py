@@ -11,7 +11,7 @@ PACKAGES = ("study", "analysis")
 # Training and launch code: it runs whatever tasks the spec names, through their formats; it never
 # imports the tasks package (the trial, which evaluates the tasks, is where they meet).
 TASK_FREE = ("study.model", "study.launch", "study.launch_order", "study.scheduler", "study.distributed",
-             "study.trainable", "study.synthetic")
+             "study.trainable", "study.resources", "study.synthetic")
 
 
 def modules() -> dict[str, Path]:
