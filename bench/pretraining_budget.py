@@ -9,14 +9,19 @@ the smaller one. Intermediate training is left out: it is what the study measure
 what it stands on.
 
     python bench/pretraining_budget.py [SPEC] [--seeds 0 1 2] [--mlm-steps tiny=800 small=800] [--json OUT]
+
+The smoke study's budgets (tiny 800 steps, small 2,900) give each size the same pretraining tokens per
+parameter; `--mlm-steps tiny=800 small=800` gives both the same steps instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -52,13 +57,13 @@ def main(argv: list[str]) -> int:
             seeded = [m.model_copy(update={"source": m.source.model_copy(update={"mlm_seed": seed})}) for m in models]
             paths = prepare_builtin([m.source for m in seeded])
             for m, path in zip(seeded, paths, strict=True):
-                import json
-                from pathlib import Path
-
                 info = json.loads((Path(path) / "pretrain.json").read_text())
-                pretraining[m.name].append({"seed": seed, "mlm_steps": builtin_config(m.source).mlm_steps,
-                                            "final_mlm_loss": info["final_mlm_loss"], "parameters": info["parameters"],
-                                            "train_seconds": info["train_seconds"]})
+                pretraining[m.name].append({
+                    "seed": seed, "mlm_steps": builtin_config(m.source).mlm_steps,
+                    "final_mlm_loss": info["final_mlm_loss"], "parameters": info["parameters"],
+                    "tokens_seen": info["tokens_seen"],
+                    "tokens_per_parameter": round(info["tokens_seen"] / info["parameters"], 2),
+                    "train_seconds": info["train_seconds"]})
             run = spec.model_copy(update={
                 "models": seeded, "intermediate_tasks": ["none"], "seeds": [0],
                 "study": spec.study.model_copy(update={"name": f"budget-seed{seed}", "storage": storage}),

@@ -58,6 +58,7 @@ def test_pretrain_record(built):
     assert info["fingerprint"] == SMALL.fingerprint() and SMALL.fingerprint()[:16] in built.name
     model = AutoModel.from_pretrained(built, add_pooling_layer=False)
     assert info["parameters"] == sum(p.numel() for p in model.parameters())
+    assert info["parameters"] == pretraining.encoder_parameters(SMALL, AutoTokenizer.from_pretrained(built))
     assert info["wall_seconds"] > 0 and info["final_mlm_loss"] < info["initial_mlm_loss"]
 
 
@@ -168,6 +169,19 @@ def test_default_cache_dir_follows_the_environment(monkeypatch, tmp_path):
     assert pretraining.default_cache_dir() == tmp_path / "models"
     monkeypatch.delenv("XSTUDY_CACHE_DIR")
     assert pretraining.default_cache_dir().parts[-3:] == (".cache", "xstudy", "models")
+
+
+def test_the_default_sizes_get_the_same_pretraining_tokens_per_parameter():
+    """A fair budget for each size: steps in proportion to parameters (the compute-optimal direction,
+    tokens growing with parameters), over batches of one shape so that steps stand for tokens."""
+    tiny, small = TINY_SIZES["tiny"], TINY_SIZES["small"]
+    assert (tiny.batch_size, tiny.seq_len, tiny.corpus_sentences_per_language) == (
+        small.batch_size, small.seq_len, small.corpus_sentences_per_language)
+    tokenizer = AutoTokenizer.from_pretrained(str(pretraining.ensure_tokenizer(tiny)))
+    parameters = {name: pretraining.encoder_parameters(cfg, tokenizer) for name, cfg in TINY_SIZES.items()}
+    assert parameters["small"] > 3 * parameters["tiny"]
+    steps_per_parameter = {name: TINY_SIZES[name].mlm_steps / parameters[name] for name in TINY_SIZES}
+    assert steps_per_parameter["small"] == pytest.approx(steps_per_parameter["tiny"], rel=0.02)
 
 
 def test_default_sizes_differ_and_configs_are_validated():
