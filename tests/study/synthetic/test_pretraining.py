@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pathlib
 import threading
 import time
 
@@ -182,6 +183,15 @@ def test_the_default_sizes_get_the_same_pretraining_tokens_per_parameter():
     assert parameters["small"] > 3 * parameters["tiny"]
     steps_per_parameter = {name: TINY_SIZES[name].mlm_steps / parameters[name] for name in TINY_SIZES}
     assert steps_per_parameter["small"] == pytest.approx(steps_per_parameter["tiny"], rel=0.02)
+    # The demo's spec states its budgets; they keep the same ratio.
+    from study.model import builtin_config
+    from study.spec import BuiltinSource, load_spec
+
+    demo = load_spec(pathlib.Path(__file__).resolve().parents[3] / "search_spaces" / "smoke.yaml")
+    stated = {m.source.builtin: builtin_config(m.source).mlm_steps / parameters[m.source.builtin]
+              for m in demo.models if isinstance(m.source, BuiltinSource)}
+    assert set(stated) == {"tiny", "small"}
+    assert stated["small"] == pytest.approx(stated["tiny"], rel=0.02)
 
 
 def test_default_sizes_differ_and_configs_are_validated():
