@@ -81,11 +81,12 @@ def replay(uri: str, min_gain: float, confidence: float) -> dict:
             "saved_fraction": saved / total if total else None, "stops": stops, "recommendation": compare}
 
 
-def trunk_steps(uri: str) -> dict[tuple[str, str], int]:
-    """Intermediate steps each trunk trained: (size, intermediate task) -> the last milestone it reported."""
+def trunk_steps(uri: str) -> dict[tuple[str, str, int], int]:
+    """Intermediate steps each trunk trained: (size, intermediate task, seed) -> the last milestone it reported."""
     df = results.collect(uri)
     trunks = df[df["intermediate_task"] != "none"]
-    return {(m, t): int(g["intermediate_steps"].max()) for (m, t), g in trunks.groupby(["model", "intermediate_task"])}
+    return {(m, t, int(seed)): int(g["intermediate_steps"].max())
+            for (m, t, seed), g in trunks.groupby(["model", "intermediate_task", "seed"])}
 
 
 def live(full_uri: str, stopped_uri: str) -> dict:
@@ -107,8 +108,8 @@ def live(full_uri: str, stopped_uri: str) -> dict:
         "steps_without_stopper": sum(full.values()), "steps_with_stopper": sum(stopped.values()),
         "saved_against_full_grid": 1 - sum(stopped.values()) / grid_total,
         "saved_against_asha_alone": 1 - sum(stopped.values()) / sum(full.values()),
-        "trunks": {f"{m}/{t}": {"without_stopper": full.get((m, t)), "with_stopper": stopped.get((m, t))}
-                   for m, t in sorted(set(full) | set(stopped))},
+        "trunks": {f"{m}/{t}/seed{seed}": {"without_stopper": full.get(key), "with_stopper": stopped.get(key)}
+                   for key in sorted(set(full) | set(stopped)) for m, t, seed in [key]},
         "flat_stops": flat_stops, "asha_stops_with_stopper": int(asha_stops),
         "recommendation": {m: {**{k: v.get(m) for k, v in recommendations.items()},
                                "changed": recommendations["without_stopper"].get(m) != recommendations["with_stopper"].get(m)}
