@@ -40,8 +40,13 @@ def _join(rank: int, world: int, port: int) -> None:
 
 
 def _tokenizer_into(folder: Path) -> None:
+    """A tokenizer for a tiny folder: the built-in one, which every machine can build offline (the loaders read
+    it, the forward passes use random ids), so these folders do not need the real model."""
+    from study.synthetic.pretraining import TINY_SIZES, ensure_tokenizer
+
+    source = ensure_tokenizer(TINY_SIZES["tiny"])
     for name in TOKENIZER_FILES:
-        shutil.copy(REAL_MODEL / name, folder / name)
+        shutil.copy(source / name, folder / name)
 
 
 def _prefixed_bert(folder: Path) -> str:
