@@ -94,13 +94,39 @@ def callbacks(spec: Any) -> list[Any]:
                                             experiment_name=os.environ.get("MLFLOW_EXPERIMENT_NAME") or spec.study.name,
                                             tags={"study": spec.study.name}))
         elif name == "wandb":
-            from ray.air.integrations.wandb import WandbLoggerCallback
-
             where = {"dir": wandb_dir(spec)} if wandb_dir(spec) else {}  # passed on to wandb.init
-            out.append(WandbLoggerCallback(project=os.environ.get("WANDB_PROJECT") or spec.study.name,
-                                           group=spec.study.name, **where))
+            out.append(wandb_callback()(project=os.environ.get("WANDB_PROJECT") or spec.study.name,
+                                        group=spec.study.name, **where))
         else:
             from ray.tune.logger import TBXLoggerCallback
 
             out.append(TBXLoggerCallback())
     return out
+
+
+def wandb_logging_actor() -> type:
+    """Ray's W&B logging actor, closing the run's stream before it returns.
+
+    W&B's service process (wandb-core, a child of the actor) writes an offline run's records to its file
+    when the run's stream closes, which `finish()` does not wait for. Ray kills the actor, and with it its
+    child processes, as soon as `run()` returns; under load that kill came first and left a run file with
+    no records at all. `wandb.teardown()` closes the streams and waits for the service to exit.
+    """
+    from ray.air.integrations.wandb import _WandbLoggingActor
+
+    class FlushedWandbLogging(_WandbLoggingActor):
+        def run(self):
+            super().run()
+            self._wandb.teardown()
+
+    return FlushedWandbLogging
+
+
+def wandb_callback() -> type:
+    """`WandbLoggerCallback` whose logging actors are whole on disk when they end (`wandb_logging_actor`)."""
+    from ray.air.integrations.wandb import WandbLoggerCallback
+
+    class FlushedWandbLoggerCallback(WandbLoggerCallback):
+        _logger_actor_cls = wandb_logging_actor()
+
+    return FlushedWandbLoggerCallback

@@ -214,3 +214,43 @@ def test_a_missing_package_or_cloud_storage_without_a_server_is_refused(monkeypa
     assert any("MLFLOW_TRACKING_URI" in p for p in found)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://tracking:5000")
     assert len(trackers.problems(spec)) == 1 and trackers.mlflow_uri(spec) == "http://tracking:5000"
+
+
+class _ListQueue:
+    """What the logging actor reads from Ray's Queue, in order."""
+
+    def __init__(self, items):
+        self.items = list(items)
+
+    def get(self):
+        return self.items.pop(0)
+
+
+def test_a_wandb_logging_actor_returns_only_once_its_run_file_is_closed(tmp_path, monkeypatch):
+    """Ray kills a logging actor, and the actor's child processes with it, as soon as its `run()` returns.
+    W&B's service (wandb-core, a child process) closes a run's file when its stream closes, which `finish()`
+    does not wait for: a kill in between, on a loaded machine, left a run file with no records. So `run()`
+    returns only once the service has closed the file and exited."""
+    import psutil
+    from ray.air.integrations.wandb import _QueueItem
+
+    def services() -> list[psutil.Process]:
+        return [c for c in psutil.Process().children(recursive=True) if "wandb" in " ".join(c.cmdline())]
+
+    monkeypatch.chdir(tmp_path)  # the actor changes into its trial folder
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    queue = _ListQueue([(_QueueItem.RESULT, {"training_iteration": 1, "dev_signal": 71.5}), (_QueueItem.END, None)])
+    actor = trackers.wandb_logging_actor()(str(tmp_path), queue, [], [], project="p", id="whole", dir=str(tmp_path),
+                                           config={"point": {"intermediate_task": "builtin_nli"}})
+    try:
+        actor.run()
+        assert services() == [], "W&B's service is still running when the actor returns"
+    finally:
+        for process in services():
+            process.kill()
+    records = wandb_records(next(tmp_path.glob("wandb/offline-run-*/run-whole.wandb")))
+    kinds = [r.WhichOneof("record_type") for r in records]
+    assert "run" in kinds and "exit" in kinds
+    history = [items(r.history.item) for r in records if r.WhichOneof("record_type") == "history"]
+    assert [h["dev_signal"] for h in history] == [71.5]
