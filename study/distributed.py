@@ -31,7 +31,8 @@ also with one worker, e.g. to compare with it); otherwise its trial stays one pr
   decided to let the trial go on (`trainable.blocking_tune_report`), so a trial ASHA stops writes nothing
   past its rung (docs/ray.md).
 - **FSDP** (`parallelism: fsdp`, for models one GPU cannot train): the encoder and heads are sharded in
-  place as they are placed (every transformer layer, then each module whole), and stay sharded through
+  place as they are placed (every transformer layer, then each module whole; the input word embeddings by
+  vocabulary rows, never gathered: `study.vocab_parallel`), and stay sharded through
   every phase: a cooldown branch or a target's encoder is a sharded copy built from a meta-device skeleton
   (`FullySharded.clone`), so no worker's device holds more than its shards of any copy. A checkpoint is
   sharded too (`SHARDED_CHECKPOINT`, torch.distributed.checkpoint): each worker writes and reads only its
@@ -193,7 +194,10 @@ class DataParallelPhase(Phase):
 class FullySharded:
     """FSDP2 for one trial's modules: every transformer layer (each `nn.ModuleList` member, as XLM-R's
     `encoder.layer` and mT5's `block`; the outermost only, not mT5's `block.i.layer`) and each module as a
-    whole are sharded over the workers, in place.
+    whole are sharded over the workers, in place. With more than one worker the input word embeddings
+    (most of a multilingual encoder's parameters) are left out of FSDP's root unit, which would gather them
+    whole at every step, and sharded by vocabulary rows instead (`study.vocab_parallel`): the same
+    `Shard(0)` DTensor on the same mesh, so everything below treats them as any other parameter.
 
     The pretrained encoder is sharded while still empty and each worker reads its own rows from the
     safetensors files (`place_pretrained`); a head, or an encoder loaded whole, is sharded as it is (`place`).
@@ -210,21 +214,38 @@ class FullySharded:
         if precision == "bf16":  # bf16 compute and all-gathers; fp32 master weights and gradient reduction
             self.policy = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
         self.skeletons: weakref.WeakKeyDictionary[nn.Module, nn.Module] = weakref.WeakKeyDictionary()
+        self._mesh = None
+
+    @property
+    def mesh(self):
+        """One 1-D mesh over all workers for every module this object shards, FSDP's units and the
+        vocabulary-parallel embeddings alike: DTensors on one mesh mix in clip_grad_norm_ and the optimizer."""
+        if self._mesh is None:
+            from torch.distributed.device_mesh import init_device_mesh
+
+            self._mesh = init_device_mesh(self.device.type, (dist.get_world_size(),))
+        return self._mesh
 
     def _shard(self, module: nn.Module) -> None:
+        """The input embeddings sharded by vocabulary rows and never gathered (`study.vocab_parallel`, with more
+        than one worker), then every transformer layer and the module's remaining parameters by FSDP."""
         from torch.distributed.fsdp import fully_shard
         from transformers.utils.output_capturing import _CAN_RECORD_REGISTRY
+
+        from study.vocab_parallel import shard_input_embeddings
 
         # transformers finds what a model records (output_hidden_states) by its class's name, and FSDP2
         # swaps each sharded module's class for a subclass (FSDPXLMRobertaModel): register it under that too.
         recorded = [(sub, _CAN_RECORD_REGISTRY.get(sub)) for sub in module.modules()]
+        ignored = shard_input_embeddings(module, self.mesh, self.device, self.policy.param_dtype) or None
         layers = [layer for sub in module.modules() if isinstance(sub, nn.ModuleList) for layer in sub]
         # The outermost ones only: a layer inside another (mT5's block.i.layer.j in block.i) is its part.
         inner = {id(m) for layer in layers for m in layer.modules() if m is not layer}
         for layer in layers:
             if id(layer) not in inner:
-                fully_shard(layer, mp_policy=self.policy)
-        fully_shard(module, mp_policy=self.policy)  # moves the shards to the mesh's device
+                fully_shard(layer, mesh=self.mesh, mp_policy=self.policy, ignored_params=ignored)
+        # Moves the shards to the mesh's device.
+        fully_shard(module, mesh=self.mesh, mp_policy=self.policy, ignored_params=ignored)
         for sub, can_record in recorded:
             if can_record:
                 _CAN_RECORD_REGISTRY[sub] = can_record

@@ -29,11 +29,17 @@ All figures are bytes on one worker's device. A trial's memory is the sum of:
   (`gradient_as_bucket_view` is off), for as long as the phase's wrapper lives: the trunk's for the whole
   trial, the branch's and a target's during their phases;
 - **FSDP** (FSDP2, `study.distributed.FullySharded`): weights, gradients and AdamW state are divided by the
-  workers; unsharded units come on top: the root unit (everything outside the transformer layers, above all
-  the embedding matrix) stays gathered from the start of the forward to the end of the backward, and two
-  layers are gathered at a time (the one running and the one prefetched). In the backward, the root's
-  unsharded gradient and its reduce-scatter input add two root-sized buffers, while the activations are gone
-  (three on CPU: gloo's reduce-scatter reduces onto rank 0 first). Figures are the most loaded worker's.
+  workers; unsharded units come on top: the root unit (everything outside the transformer layers) stays
+  gathered from the start of the forward to the end of the backward, and two layers are gathered at a time
+  (the one running and the one prefetched). In the backward, the root's unsharded gradient and its
+  reduce-scatter input add two root-sized buffers, while the activations are gone (three on CPU: gloo's
+  reduce-scatter reduces onto rank 0 first). With more than one worker the input word embeddings (vocab x
+  hidden, most of the root) are not in the root: they are sharded by vocabulary rows and never gathered
+  (`study.vocab_parallel`), so their weights, gradients and AdamW state are divided by the workers with
+  the rest, and what the lookup adds is the exchange of activations: in the backward, every worker's output
+  gradients (workers x tokens per worker x hidden fp32 elements), the rows of them this worker owns and
+  their fp32 copy, three such buffers at most, counted with the root's gradients. With one worker the root
+  keeps them, as before. Figures are the most loaded worker's.
 - with bf16 or fp16 autocast, the cast copies of the weights (2 bytes/non-embedding parameter) live from
   the forward to the backward.
 
@@ -91,9 +97,20 @@ class Architecture:
         return (3 * (h * a + a) + a * h + h) + 2 * h + (h * i + i + i * h + h) + 2 * h
 
     @property
+    def input_embedding_params(self) -> int:
+        """Parameters of the input word embeddings (vocab x hidden; tied ones once)."""
+        return self.vocab * self.hidden
+
+    @property
     def root_params(self) -> int:
-        """Parameters outside the transformer layers: FSDP's root unit."""
+        """Parameters outside the transformer layers: FSDP's root unit on one worker (on more, the input word
+        embeddings leave it: `gathered_root_params`)."""
         return self.embedding_params + (self.hidden if self.kind == "t5" else 2 * self.hidden)  # final / embedding norm
+
+    def gathered_root_params(self, workers: int) -> int:
+        """Parameters FSDP gathers in the root unit: without the input word embeddings when they are sharded by
+        vocabulary rows (`study.vocab_parallel`, more than one worker)."""
+        return self.root_params - (self.input_embedding_params if workers > 1 else 0)
 
     @property
     def n_params(self) -> int:
@@ -253,8 +270,8 @@ class Estimate:
     activations_with_checkpointing: int
     evaluation_activations: int
     ddp_buckets: int
-    fsdp_gathered: int  # unsharded root + two layers (parameters)
-    fsdp_gathered_gradients: int  # the root's unsharded gradient and reduce-scatter input, in the backward
+    fsdp_gathered: int  # unsharded root (without vocabulary-parallel embeddings) + two layers (parameters)
+    fsdp_gathered_gradients: int  # the root's unsharded gradient and reduce-scatter input, the lookup's, in the backward
     autocast_copies: int
     phases: dict[str, int]
 
@@ -284,10 +301,14 @@ def estimate(arch: Architecture, s: Setting) -> Estimate:
     eval_rows = s.per_worker(s.eval_batch_size)
     eval_acts = eval_rows * s.max_length * arch.hidden * e + layer_activations(arch, eval_rows * s.max_length, s.max_length, e)
     ddp = 4 * n if s.parallelism == "ddp" else 0
-    gathered = 4 * (arch.root_params + 2 * arch.layer_params) if fsdp else 0
+    root = arch.gathered_root_params(s.workers)
+    gathered = 4 * (root + 2 * arch.layer_params) if fsdp else 0
     # The root's unsharded gradient and its reduce-scatter input; on CPU, gloo's reduce-scatter also reduces the
-    # whole unit onto rank 0 first (measured: rank 0 holds one more root-sized buffer than rank 1).
-    gathered_grads = (3 if s.device == "cpu" else 2) * 4 * arch.root_params if fsdp else 0
+    # whole unit onto rank 0 first (measured: rank 0 holds one more root-sized buffer than rank 1). With
+    # vocabulary-parallel embeddings, the lookup's backward buffers: every worker's output gradients, the rows
+    # of them this worker owns, their fp32 copy.
+    lookup = 3 * 4 * s.workers * s.per_worker(s.batch_size) * s.max_length * arch.hidden if s.workers > 1 else 0
+    gathered_grads = (3 if s.device == "cpu" else 2) * 4 * root + lookup if fsdp else 0
     autocast = 2 * arch.non_embedding_params // share if e < 4 else 0
 
     def training(copies_trained: int, copies_kept: int, act: int, buckets: int) -> int:

@@ -76,8 +76,15 @@ def test_fsdp_divides_the_states_by_the_workers_and_adds_the_gathered_units():
         fsdp = estimate(XXL, Setting(parallelism="fsdp", workers=workers, batch_size=32))
         assert fsdp.weights == single.weights // workers
         assert fsdp.gradients == single.gradients // workers and fsdp.optimizer == single.optimizer // workers
-        assert fsdp.fsdp_gathered == 4 * (XXL.root_params + 2 * XXL.layer_params)
+        # The root without the input word embeddings, which are sharded by vocabulary rows, never gathered.
+        assert fsdp.fsdp_gathered == 4 * (XXL.root_params - XXL.vocab * XXL.hidden + 2 * XXL.layer_params)
+        tokens = -(-32 // workers) * 128
+        root = XXL.root_params - XXL.vocab * XXL.hidden
+        assert fsdp.fsdp_gathered_gradients == 2 * 4 * root + 3 * 4 * workers * tokens * XXL.hidden  # + the lookup's
         assert fsdp.activations == activations(XXL, -(-32 // workers), 128, 4, False)
+    one = estimate(XXL, Setting(parallelism="fsdp", workers=1, batch_size=32))  # one worker: the root keeps them
+    assert one.fsdp_gathered == 4 * (XXL.root_params + 2 * XXL.layer_params)
+    assert one.fsdp_gathered_gradients == 2 * 4 * XXL.root_params
     ddp = estimate(XXL, Setting(parallelism="ddp", workers=4, batch_size=32))
     assert ddp.weights == single.weights and ddp.ddp_buckets == single.gradients  # buckets: one more gradient copy
 
