@@ -36,7 +36,7 @@ configuration to its end, the same 16 deliverables, the like-for-like speed comp
                          [--length-grouping xstudy|both|neither] [--json OUT]
 
 Length grouping: xstudy groups intermediate batches by length by default, the Trainer does not
-(`group_by_length=False`). `--length-grouping both` turns the Trainer's on too, `neither` turns xstudy's
+(`train_sampling_strategy="random"`). `--length-grouping both` turns the Trainer's on too, `neither` turns xstudy's
 off: the two sides then draw their batches alike.
 
 The smoke study's own scale is `--steps 50 100 200 400 --target-steps 120 --warmup 20` (about twice as long).
@@ -262,7 +262,7 @@ def peer_search(root: str, out_root: str, task: str, seed: int, steps: list[int]
         per_device_eval_batch_size=EVAL_BATCH, learning_rate=INTERMEDIATE_LR, weight_decay=WEIGHT_DECAY,
         warmup_steps=warmup, lr_scheduler_type="linear", max_grad_norm=1.0, eval_strategy="steps" if asha else "no",
         eval_steps=min(steps), save_strategy="no", logging_strategy="no", report_to=[], seed=seed, use_cpu=True,
-        disable_tqdm=True, group_by_length=group_by_length,
+        disable_tqdm=True, train_sampling_strategy="group_by_length" if group_by_length else "random",
     )
     trainer = Trainer(
         model_init=model_init, args=args, train_dataset=hf_dataset(split(task, "train", "en", True)),
