@@ -23,7 +23,7 @@ demo: $(STAMP)
 
 # Two test processes (pytest-xdist), each test file whole in one of them (module fixtures run once).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --durations=15
 
 clean-demo:
 	rm -rf results/smoke

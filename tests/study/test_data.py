@@ -84,3 +84,24 @@ def test_tokenized_splits_are_cached_and_rebuilt_when_files_change(tmp_path, mon
     changed = load_split(task, "test", "de", tokenizer, 32, ctx, train=False)
     assert changed.examples[1]["source"] == "Guten Abend"
     assert len(list((tmp_path / "cache" / "data").glob("tatoeba-test-de-*[!k]"))) == 2
+
+
+def test_the_tokenizer_fingerprint_ignores_the_call_state_and_parses_each_definition_once(tokenizer, monkeypatch):
+    import hashlib
+    import json
+
+    from study.data import tokenizer_fingerprint
+
+    data_module._FINGERPRINTS.clear()
+    parsed = []
+    loads = json.loads
+    monkeypatch.setattr(json, "loads", lambda s, *a, **k: parsed.append(len(s)) or loads(s, *a, **k))
+    first = tokenizer_fingerprint(tokenizer)
+    assert tokenizer_fingerprint(tokenizer) == first and len(parsed) == 1, "asked again: not parsed again"
+    tokenizer(["a b c d e f g h"], truncation=True, max_length=4, padding="max_length")  # a call state in the JSON
+    assert tokenizer_fingerprint(tokenizer) == first and len(parsed) == 2, "another JSON, the same definition"
+    # The key the cache on disk had before the fingerprint was kept per JSON, so its splits are still found.
+    definition = loads(tokenizer.backend_tokenizer.to_str())
+    definition.pop("truncation", None)
+    definition.pop("padding", None)
+    assert first == hashlib.sha256(json.dumps(definition, sort_keys=True).encode("utf-8")).hexdigest()[:24]

@@ -16,7 +16,9 @@ import json
 import os
 import shutil
 import socket
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -90,23 +92,69 @@ class _FullLoadRefused(AssertionError):
     pass
 
 
-def _refuse_full_loads():
-    """Patches what reads a whole model (from_pretrained, safetensors' load_file) to fail, for the new path."""
+FULL_READERS = ("from_pretrained", "load_file", "torch.load")  # what `_watch_state_files` calls a read
+
+
+def _where(file: Any) -> str:
+    """The file a state function was given: a path as it is; a stream by its file's name, through the
+    wrappers torch.distributed.checkpoint puts around it (`raw`, `base_stream`); an in-memory buffer as
+    `<BytesIO>`."""
+    given = file
+    for _ in range(8):
+        if isinstance(file, (str, os.PathLike)):
+            return str(file)
+        name = getattr(file, "name", None)
+        if isinstance(name, (str, os.PathLike)):
+            return str(name)
+        file = getattr(file, "raw", None) or getattr(file, "base_stream", None)
+        if file is None:
+            break
+    return f"<{type(given).__name__}>"
+
+
+def _watch_state_files(seen: Callable[[str, str], None]):
+    """Patches every function that reads or writes a whole model's state in one call to call
+    `seen(function, file)` (`_where`) first, then do its work: from_pretrained (a model's and AutoModel's),
+    safetensors.torch's load_file and save_file (and study.state_io's names for them), torch.load and
+    torch.save (which torch.distributed.checkpoint calls too, once per tensor, on its own shard files).
+    `seen` may raise, to refuse the call."""
     import contextlib
     from unittest import mock
 
     import safetensors.torch
     import transformers
 
-    def refuse(*args, **kwargs):
-        raise _FullLoadRefused("a full-state read on the meta-device path")
+    from study import state_io
 
+    def watched(function: str, original: Callable, index: int, keyword: str) -> Callable:
+        def call(*args, **kwargs):
+            seen(function, _where(args[index] if len(args) > index else kwargs.get(keyword)))
+            return original(*args, **kwargs)
+        return call
+
+    load_file, save_file = safetensors.torch.load_file, safetensors.torch.save_file
+    model_load = watched("from_pretrained", transformers.PreTrainedModel.from_pretrained.__func__, 1,
+                         "pretrained_model_name_or_path")
     stack = contextlib.ExitStack()
-    stack.enter_context(mock.patch.object(transformers.PreTrainedModel, "from_pretrained", classmethod(refuse)))
-    stack.enter_context(mock.patch.object(transformers.AutoModel, "from_pretrained", refuse))
-    stack.enter_context(mock.patch.object(safetensors.torch, "load_file", refuse))
-    stack.enter_context(mock.patch.object(torch, "load", refuse))
+    stack.enter_context(mock.patch.object(transformers.PreTrainedModel, "from_pretrained", classmethod(model_load)))
+    stack.enter_context(mock.patch.object(transformers.AutoModel, "from_pretrained", watched(
+        "from_pretrained", transformers.AutoModel.from_pretrained, 0, "pretrained_model_name_or_path")))
+    for owner in (safetensors.torch, state_io):
+        stack.enter_context(mock.patch.object(owner, "load_file", watched("load_file", load_file, 0, "filename")))
+        stack.enter_context(mock.patch.object(owner, "save_file", watched("save_file", save_file, 1, "filename")))
+    stack.enter_context(mock.patch.object(torch, "load", watched("torch.load", torch.load, 0, "f")))
+    stack.enter_context(mock.patch.object(torch, "save", watched("torch.save", torch.save, 1, "f")))
     return stack
+
+
+def _refuse_full_loads():
+    """Patches what reads a whole model (`FULL_READERS`) to fail, for the new path."""
+
+    def refuse(function: str, file: str) -> None:
+        if function in FULL_READERS:
+            raise _FullLoadRefused(f"a full-state read on the meta-device path: {function}({file})")
+
+    return _watch_state_files(refuse)
 
 
 def _compare_worker(rank: int, world: int, port: int, folders: list[str], out: str) -> None:
