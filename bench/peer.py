@@ -33,11 +33,17 @@ across sizes and budgets; xstudy's only within a size), so `--no-asha` runs both
 configuration to its end, the same 16 deliverables, the like-for-like speed comparison.
 
     python bench/peer.py [--steps 25 50 100 200] [--target-steps 60] [--warmup 10] [--no-asha]
-                         [--length-grouping xstudy|both|neither] [--json OUT]
+                         [--length-grouping xstudy|both|neither] [--peer-schedule linear|wsd] [--json OUT]
 
 Length grouping: xstudy groups intermediate batches by length by default, the Trainer does not
 (`train_sampling_strategy="random"`). `--length-grouping both` turns the Trainer's on too, `neither` turns xstudy's
 off: the two sides then draw their batches alike.
+
+Schedule: xstudy's milestone of N steps is a warmup-stable trunk of N steps and a cooldown branch of
+ceil(0.1 N) steps decaying linearly towards zero; the Trainer's recipe decays linearly from the warmup to N
+(`--peer-schedule linear`, the default: what a user writes). `--peer-schedule wsd` gives the Trainer the same
+shape instead (`lr_scheduler_type="warmup_stable_decay"`, linear decay over ceil(0.1 N) steps after N), so
+the two sides train with the same learning rates step for step, up to the rounding of the ramps.
 
 The smoke study's own scale is `--steps 50 100 200 400 --target-steps 120 --warmup 20` (about twice as long).
 """
@@ -211,7 +217,12 @@ def quiet() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def make_callback(out_root: str, task: str, seed: int, target_steps: int):
+def cooldown(steps: int) -> int:
+    """xstudy's cooldown branch at a milestone of `steps` (the spec's cooldown_fraction 0.1, rounded up)."""
+    return math.ceil(round(0.1 * steps, 9))
+
+
+def make_callback(out_root: str, task: str, seed: int, target_steps: int, milestone_of=lambda max_steps: max_steps):
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
     class FineTuneTargets(TrainerCallback):
@@ -220,7 +231,8 @@ def make_callback(out_root: str, task: str, seed: int, target_steps: int):
         def on_train_end(self, args, state, control, model=None, processing_class=None, **kwargs):
             quiet()
             size = model.peer_size
-            out = Path(out_root) / f"{size}/{task}/{args.max_steps}"
+            milestone = milestone_of(args.max_steps)
+            out = Path(out_root) / f"{size}/{task}/{milestone}"
             model.base_model.save_pretrained(out / "encoder")
             for target in TARGETS:
                 if target == "builtin_tatoeba":
@@ -235,15 +247,18 @@ def make_callback(out_root: str, task: str, seed: int, target_steps: int):
                 Trainer(model=m, args=targs, train_dataset=hf_dataset(split(target, "train", "en", True)),
                         data_collator=collator(target)).train()
                 m.save_pretrained(out / target)
-            (out / "done.json").write_text(json.dumps({"size": size, "task": task, "steps": args.max_steps}))
+            (out / "done.json").write_text(json.dumps({"size": size, "task": task, "steps": milestone}))
 
     return FineTuneTargets()
 
 
 def peer_search(root: str, out_root: str, task: str, seed: int, steps: list[int], target_steps: int, warmup: int,
-                asha: bool, group_by_length: bool) -> None:
+                asha: bool, group_by_length: bool, schedule: str = "linear") -> None:
     """One intermediate task: Trainer + hyperparameter_search(backend="ray") over sizes x step counts, with ASHA
-    (without it, no evaluation during training: the search evaluates each run once, at its end)."""
+    (without it, no evaluation during training: the search evaluates each run once, at its end).
+
+    `schedule` "wsd": each run of N steps trains N + cooldown(N) steps, warmup-stable then a linear decay over
+    the last cooldown(N), xstudy's shape; the run is filed under N."""
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
     from transformers import Trainer, TrainingArguments
@@ -260,21 +275,30 @@ def peer_search(root: str, out_root: str, task: str, seed: int, steps: list[int]
     args = TrainingArguments(
         output_dir=os.path.join(root, f"peer-{task}-s{seed}-out"), per_device_train_batch_size=BATCH,
         per_device_eval_batch_size=EVAL_BATCH, learning_rate=INTERMEDIATE_LR, weight_decay=WEIGHT_DECAY,
-        warmup_steps=warmup, lr_scheduler_type="linear", max_grad_norm=1.0, eval_strategy="steps" if asha else "no",
+        warmup_steps=warmup, lr_scheduler_type="linear" if schedule == "linear" else "warmup_stable_decay",
+        max_grad_norm=1.0, eval_strategy="steps" if asha else "no",
         eval_steps=min(steps), save_strategy="no", logging_strategy="no", report_to=[], seed=seed, use_cpu=True,
         disable_tqdm=True, train_sampling_strategy="group_by_length" if group_by_length else "random",
     )
     trainer = Trainer(
         model_init=model_init, args=args, train_dataset=hf_dataset(split(task, "train", "en", True)),
         eval_dataset=hf_dataset(split(task, "dev", "en", False)), data_collator=collator(task),
-        compute_metrics=intermediate_metrics(task), callbacks=[make_callback(out_root, task, seed, target_steps)],
+        compute_metrics=intermediate_metrics(task), callbacks=[make_callback(
+            out_root, task, seed, target_steps,
+            (lambda total: next(n for n in steps if n + cooldown(n) == total)) if schedule == "wsd" else (lambda n: n))],
     )
+    space = {"size": tune.grid_search(SIZES), "max_steps": tune.grid_search(steps)}
+    if schedule == "wsd":  # "milestone" is no TrainingArguments field: the Trainer skips it, Tune resolves it first
+        space = {"size": tune.grid_search(SIZES), "milestone": tune.grid_search(steps),
+                 "max_steps": tune.sample_from(lambda spec: spec.config.milestone + cooldown(spec.config.milestone)),
+                 "lr_scheduler_kwargs": tune.sample_from(lambda spec: {
+                     "num_decay_steps": cooldown(spec.config.milestone), "decay_type": "linear"})}
     scheduler = {}
     if asha:
         scheduler["scheduler"] = ASHAScheduler(metric="objective", mode="max", time_attr="training_iteration",
                                                max_t=max(steps) // min(steps), grace_period=1, reduction_factor=2)
     trainer.hyperparameter_search(
-        hp_space=lambda _: {"size": tune.grid_search(SIZES), "max_steps": tune.grid_search(steps)},
+        hp_space=lambda _: space,
         backend="ray", n_trials=1, direction="maximize", resources_per_trial={"cpu": 1}, storage_path=root,
         name=f"peer-{task}-s{seed}", verbose=0, **scheduler,
     )
@@ -348,11 +372,11 @@ def peer_eval(out_root: str, threads: int) -> dict[str, dict]:
 
 
 def run_peer(root: str, seed: int, steps: list[int], target_steps: int, warmup: int, eval_threads: int,
-             asha: bool, group_by_length: bool) -> dict:
+             asha: bool, group_by_length: bool, schedule: str = "linear") -> dict:
     out_root = os.path.join(root, f"peer-s{seed}")
     start = time.perf_counter()
     for task in TASKS:
-        peer_search(root, out_root, task, seed, steps, target_steps, warmup, asha, group_by_length)
+        peer_search(root, out_root, task, seed, steps, target_steps, warmup, asha, group_by_length, schedule)
     searched = time.perf_counter() - start
     # The zero-shot evaluation script, as a user runs it: a new process.
     result_file = os.path.join(root, f"peer-eval-s{seed}.json")
@@ -362,7 +386,8 @@ def run_peer(root: str, seed: int, steps: list[int], target_steps: int, warmup: 
     evaluated = json.loads(Path(result_file).read_text())
     return {"seed": seed, "wall_seconds": wall, "search_seconds": searched, "eval_seconds": wall - searched,
             "configs": {k: v["zero_shot"] for k, v in evaluated.items()},
-            "intermediate_steps_trained_max": len(SIZES) * len(TASKS) * sum(steps)}
+            "intermediate_steps_trained_max": len(SIZES) * len(TASKS) * sum(
+                n + (cooldown(n) if schedule == "wsd" else 0) for n in steps)}
 
 
 # ------------------------------------------------------------------------------------------------- main
@@ -434,6 +459,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--length-grouping", choices=("xstudy", "both", "neither"), default="xstudy",
                         help="which side's intermediate batches are grouped by length: xstudy's default and the "
                              "Trainer's (xstudy), or the same on both sides")
+    parser.add_argument("--peer-schedule", choices=("linear", "wsd"), default="linear",
+                        help="the Trainer's learning-rate schedule: linear decay to N (the usual recipe), or "
+                             "xstudy's warmup-stable trunk with a 10%% linear cooldown after N")
     parser.add_argument("--peer-eval", default=None, help=argparse.SUPPRESS)  # the peer's evaluation script
     parser.add_argument("--json", dest="out", default=None)
     args = parser.parse_args(argv)
@@ -459,7 +487,8 @@ def main(argv: list[str]) -> int:
         common = (args.steps, args.target_steps, args.warmup)
         grouped_xstudy, grouped_peer = args.length_grouping != "neither", args.length_grouping == "both"
         plan = [("xstudy_s0", lambda: run_xstudy(root, 0, *common, args.asha, grouped_xstudy)),
-                ("peer_s0", lambda: run_peer(root, 0, *common, args.eval_threads, args.asha, grouped_peer)),
+                ("peer_s0", lambda: run_peer(root, 0, *common, args.eval_threads, args.asha, grouped_peer,
+                                             args.peer_schedule)),
                 ("xstudy_s1", lambda: run_xstudy(root, 1, *common, args.asha, grouped_xstudy))]
         for name, run in plan:
             cpu = meter.total()
@@ -488,6 +517,7 @@ def main(argv: list[str]) -> int:
                                    "eval_script": round(runs["peer_s0"]["eval_seconds"], 1)},
         "asha": args.asha,
         "length_grouping": args.length_grouping,
+        "peer_schedule": args.peer_schedule,
         "speedup_peer_over_xstudy": speedup,
         "cpu_ratio_peer_over_xstudy": runs["peer_s0"]["cpu_seconds"] / xs_cpu,
         "configs_finished": {k: len(v["configs"]) for k, v in runs.items()},
