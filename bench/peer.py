@@ -33,7 +33,8 @@ across sizes and budgets; xstudy's only within a size), so `--no-asha` runs both
 configuration to its end, the same 16 deliverables, the like-for-like speed comparison.
 
     python bench/peer.py [--steps 25 50 100 200] [--target-steps 60] [--warmup 10] [--no-asha]
-                         [--length-grouping xstudy|both|neither] [--peer-schedule linear|wsd] [--json OUT]
+                         [--length-grouping xstudy|both|neither] [--peer-schedule linear|wsd]
+                         [--peer-head-init hf|torch] [--json OUT]
 
 Length grouping: xstudy groups intermediate batches by length by default, the Trainer does not
 (`train_sampling_strategy="random"`). `--length-grouping both` turns the Trainer's on too, `neither` turns xstudy's
@@ -44,6 +45,10 @@ ceil(0.1 N) steps decaying linearly towards zero; the Trainer's recipe decays li
 (`--peer-schedule linear`, the default: what a user writes). `--peer-schedule wsd` gives the Trainer the same
 shape instead (`lr_scheduler_type="warmup_stable_decay"`, linear decay over ceil(0.1 N) steps after N), so
 the two sides train with the same learning rates step for step, up to the rounding of the ramps.
+
+Heads: the same architectures on both sides, but transformers initialises a fresh head's linear layers from
+N(0, initializer_range = 0.02) and xstudy's keep PyTorch's default (uniform within 1/sqrt(fan_in)).
+`--peer-head-init torch` draws the Trainer's fresh heads the PyTorch way too.
 
 The smoke study's own scale is `--steps 50 100 200 400 --target-steps 120 --warmup 20` (about twice as long).
 """
@@ -170,8 +175,11 @@ def hf_dataset(data, with_labels: bool = True):
     return datasets.Dataset.from_dict(cols)
 
 
-def head_model(task: str, path: str):
-    """The usual Auto class for a task's format, over an encoder folder (a fresh head)."""
+def head_model(task: str, path: str, head_init: str = "hf"):
+    """The usual Auto class for a task's format, over an encoder folder (a fresh head, or the fine-tuned one of
+    a saved model). `head_init` "torch": the fresh head's linear layers drawn again with PyTorch's default
+    (uniform within 1/sqrt(fan_in)), as xstudy's heads are, instead of transformers' N(0, initializer_range)."""
+    from torch import nn
     from transformers import (AutoModelForQuestionAnswering, AutoModelForSequenceClassification,
                               AutoModelForTokenClassification)
 
@@ -179,12 +187,19 @@ def head_model(task: str, path: str):
 
     t = registry.get(task)
     if t.format_name == "classification":
-        return AutoModelForSequenceClassification.from_pretrained(path, num_labels=len(t.labels))
-    if t.format_name == "tagging":
-        return AutoModelForTokenClassification.from_pretrained(path, num_labels=len(t.labels))
-    if t.format_name == "span_qa":
-        return AutoModelForQuestionAnswering.from_pretrained(path)
-    raise ValueError(f"no Trainer recipe here for {t.format_name}")
+        model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=len(t.labels))
+    elif t.format_name == "tagging":
+        model = AutoModelForTokenClassification.from_pretrained(path, num_labels=len(t.labels))
+    elif t.format_name == "span_qa":
+        model = AutoModelForQuestionAnswering.from_pretrained(path)
+    else:
+        raise ValueError(f"no Trainer recipe here for {t.format_name}")
+    if head_init == "torch":
+        head = getattr(model, "classifier", None) or model.qa_outputs
+        for layer in head.modules():
+            if isinstance(layer, nn.Linear):
+                layer.reset_parameters()
+    return model
 
 
 def collator(task: str):
@@ -222,7 +237,8 @@ def cooldown(steps: int) -> int:
     return math.ceil(round(0.1 * steps, 9))
 
 
-def make_callback(out_root: str, task: str, seed: int, target_steps: int, milestone_of=lambda max_steps: max_steps):
+def make_callback(out_root: str, task: str, seed: int, target_steps: int, milestone_of=lambda max_steps: max_steps,
+                  head_init: str = "hf"):
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
     class FineTuneTargets(TrainerCallback):
@@ -243,7 +259,7 @@ def make_callback(out_root: str, task: str, seed: int, target_steps: int, milest
                     lr_scheduler_type="linear", max_grad_norm=1.0, save_strategy="no", eval_strategy="no",
                     logging_strategy="no", report_to=[], seed=seed, use_cpu=True, disable_tqdm=True,
                 )
-                m = head_model(target, str(out / "encoder"))
+                m = head_model(target, str(out / "encoder"), head_init)
                 Trainer(model=m, args=targs, train_dataset=hf_dataset(split(target, "train", "en", True)),
                         data_collator=collator(target)).train()
                 m.save_pretrained(out / target)
@@ -253,7 +269,7 @@ def make_callback(out_root: str, task: str, seed: int, target_steps: int, milest
 
 
 def peer_search(root: str, out_root: str, task: str, seed: int, steps: list[int], target_steps: int, warmup: int,
-                asha: bool, group_by_length: bool, schedule: str = "linear") -> None:
+                asha: bool, group_by_length: bool, schedule: str = "linear", head_init: str = "hf") -> None:
     """One intermediate task: Trainer + hyperparameter_search(backend="ray") over sizes x step counts, with ASHA
     (without it, no evaluation during training: the search evaluates each run once, at its end).
 
@@ -268,7 +284,7 @@ def peer_search(root: str, out_root: str, task: str, seed: int, steps: list[int]
     def model_init(trial):
         quiet()
         size = trial["size"] if trial else SIZES[0]
-        model = head_model(task, encoder_dir(size))
+        model = head_model(task, encoder_dir(size), head_init)
         model.peer_size = size
         return model
 
@@ -285,7 +301,8 @@ def peer_search(root: str, out_root: str, task: str, seed: int, steps: list[int]
         eval_dataset=hf_dataset(split(task, "dev", "en", False)), data_collator=collator(task),
         compute_metrics=intermediate_metrics(task), callbacks=[make_callback(
             out_root, task, seed, target_steps,
-            (lambda total: next(n for n in steps if n + cooldown(n) == total)) if schedule == "wsd" else (lambda n: n))],
+            (lambda total: next(n for n in steps if n + cooldown(n) == total)) if schedule == "wsd" else (lambda n: n),
+            head_init)],
     )
     space = {"size": tune.grid_search(SIZES), "max_steps": tune.grid_search(steps)}
     if schedule == "wsd":  # "milestone" is no TrainingArguments field: the Trainer skips it, Tune resolves it first
@@ -372,11 +389,12 @@ def peer_eval(out_root: str, threads: int) -> dict[str, dict]:
 
 
 def run_peer(root: str, seed: int, steps: list[int], target_steps: int, warmup: int, eval_threads: int,
-             asha: bool, group_by_length: bool, schedule: str = "linear") -> dict:
+             asha: bool, group_by_length: bool, schedule: str = "linear", head_init: str = "hf") -> dict:
     out_root = os.path.join(root, f"peer-s{seed}")
     start = time.perf_counter()
     for task in TASKS:
-        peer_search(root, out_root, task, seed, steps, target_steps, warmup, asha, group_by_length, schedule)
+        peer_search(root, out_root, task, seed, steps, target_steps, warmup, asha, group_by_length, schedule,
+                    head_init)
     searched = time.perf_counter() - start
     # The zero-shot evaluation script, as a user runs it: a new process.
     result_file = os.path.join(root, f"peer-eval-s{seed}.json")
@@ -462,6 +480,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--peer-schedule", choices=("linear", "wsd"), default="linear",
                         help="the Trainer's learning-rate schedule: linear decay to N (the usual recipe), or "
                              "xstudy's warmup-stable trunk with a 10%% linear cooldown after N")
+    parser.add_argument("--peer-head-init", choices=("hf", "torch"), default="hf",
+                        help="the Trainer's fresh heads: transformers' N(0, 0.02) (the usual recipe), or "
+                             "PyTorch's default Linear init, as xstudy's heads")
     parser.add_argument("--peer-eval", default=None, help=argparse.SUPPRESS)  # the peer's evaluation script
     parser.add_argument("--json", dest="out", default=None)
     args = parser.parse_args(argv)
@@ -488,7 +509,7 @@ def main(argv: list[str]) -> int:
         grouped_xstudy, grouped_peer = args.length_grouping != "neither", args.length_grouping == "both"
         plan = [("xstudy_s0", lambda: run_xstudy(root, 0, *common, args.asha, grouped_xstudy)),
                 ("peer_s0", lambda: run_peer(root, 0, *common, args.eval_threads, args.asha, grouped_peer,
-                                             args.peer_schedule)),
+                                             args.peer_schedule, args.peer_head_init)),
                 ("xstudy_s1", lambda: run_xstudy(root, 1, *common, args.asha, grouped_xstudy))]
         for name, run in plan:
             cpu = meter.total()
@@ -518,6 +539,7 @@ def main(argv: list[str]) -> int:
         "asha": args.asha,
         "length_grouping": args.length_grouping,
         "peer_schedule": args.peer_schedule,
+        "peer_head_init": args.peer_head_init,
         "speedup_peer_over_xstudy": speedup,
         "cpu_ratio_peer_over_xstudy": runs["peer_s0"]["cpu_seconds"] / xs_cpu,
         "configs_finished": {k: len(v["configs"]) for k, v in runs.items()},
