@@ -312,8 +312,11 @@ def peer_search(root: str, out_root: str, task: str, seed: int, steps: list[int]
                      "num_decay_steps": cooldown(spec.config.milestone), "decay_type": "linear"})}
     scheduler = {}
     if asha:
+        # max_t beyond the last evaluation (every min(steps) steps), so that no run is cut before its decay ends
+        longest = max(n + (cooldown(n) if schedule == "wsd" else 0) for n in steps)
         scheduler["scheduler"] = ASHAScheduler(metric="objective", mode="max", time_attr="training_iteration",
-                                               max_t=max(steps) // min(steps), grace_period=1, reduction_factor=2)
+                                               max_t=math.ceil(longest / min(steps)), grace_period=1,
+                                               reduction_factor=2)
     trainer.hyperparameter_search(
         hp_space=lambda _: space,
         backend="ray", n_trials=1, direction="maximize", resources_per_trial={"cpu": 1}, storage_path=root,
