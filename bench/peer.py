@@ -114,6 +114,22 @@ def zero_shot_mean(scores: dict[str, dict[str, float]]) -> float:
     return float(np.mean([np.mean([scores[t][lang] for lang in ZERO_SHOT]) for t in TARGETS]))
 
 
+def per_target(scores: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Each target's English test score and its mean over the generated languages: where two sides differ."""
+    return {t: {"en": float(scores[t].get("en", "nan")),
+                "zero_shot": float(np.mean([scores[t][lang] for lang in ZERO_SHOT]))} for t in TARGETS}
+
+
+def by_size_and_target(per_config: dict[str, dict[str, dict[str, float]]]) -> dict:
+    """Means over the configurations of each size: {size: {target: {"en", "zero_shot"}}}."""
+    out: dict = {}
+    for size in SIZES:
+        rows = [v for k, v in per_config.items() if k.split("/")[0] == size]
+        out[size] = {t: {part: round(float(np.mean([r[t][part] for r in rows])), 2) for part in ("en", "zero_shot")}
+                     for t in TARGETS} if rows else {}
+    return out
+
+
 # ------------------------------------------------------------------------------------------------ xstudy
 def xstudy_spec(root: str, seed: int, steps: list[int], target_steps: int, warmup: int, asha: bool = True,
                 group_by_length: bool = True):
@@ -147,13 +163,15 @@ def run_xstudy(root: str, seed: int, steps: list[int], target_steps: int, warmup
     df = results.collect(spec.uri)
     test = df[(df.split == "test") & (df.metric == "score") & (df.intermediate_task != "none")]
     configs: dict[str, float] = {}
+    targets: dict[str, dict] = {}
     for (model, task, n), g in test.groupby(["model", "intermediate_task", "intermediate_steps"]):
         scores = {t: dict(zip(x.language, x.value)) for t, x in g.groupby("target_task")}
         if set(scores) == set(TARGETS):
             configs[f"{model}/{task}/{int(n)}"] = zero_shot_mean(scores)
+            targets[f"{model}/{task}/{int(n)}"] = per_target(scores)
     per_trial = df.drop_duplicates(["trial_id", "intermediate_steps"])
     trunk = per_trial.groupby("trial_id").intermediate_steps.max().sum()
-    return {"seed": seed, "wall_seconds": wall, "configs": configs,
+    return {"seed": seed, "wall_seconds": wall, "configs": configs, "targets": targets,
             "intermediate_steps_trained": int(trunk + per_trial.cooldown_steps.sum()),
             "trials": int(df.trial_id.nunique())}
 
@@ -407,6 +425,7 @@ def run_peer(root: str, seed: int, steps: list[int], target_steps: int, warmup: 
     evaluated = json.loads(Path(result_file).read_text())
     return {"seed": seed, "wall_seconds": wall, "search_seconds": searched, "eval_seconds": wall - searched,
             "configs": {k: v["zero_shot"] for k, v in evaluated.items()},
+            "targets": {k: per_target(v["scores"]) for k, v in evaluated.items()},
             "intermediate_steps_trained_max": len(SIZES) * len(TASKS) * sum(
                 n + (cooldown(n) if schedule == "wsd" else 0) for n in steps)}
 
@@ -518,7 +537,7 @@ def main(argv: list[str]) -> int:
             cpu = meter.total()
             runs[name] = run()
             runs[name]["cpu_seconds"] = meter.total() - cpu
-            print(json.dumps({k: v for k, v in runs[name].items() if k != "configs"}), file=sys.stderr)
+            print(json.dumps({k: v for k, v in runs[name].items() if k not in ("configs", "targets")}), file=sys.stderr)
         meter.close()
         ray.shutdown()
 
@@ -552,6 +571,7 @@ def main(argv: list[str]) -> int:
                                               if k.startswith("xstudy")},
         "peer_intermediate_steps_without_asha": runs["peer_s0"]["intermediate_steps_trained_max"],
         "seed_noise_xstudy_s0_vs_s1": noise,
+        "by_size_and_target": {k: by_size_and_target(v["targets"]) for k, v in runs.items()},
         "seed_sd_of_one_run": seed_sd,
         "peer_vs_xstudy_s0": peer_vs,
         "peer_minus_xstudy_within_2se": abs(peer_vs["mean_diff"]) <= 2 * se if peer_vs["n"] else None,
