@@ -211,9 +211,10 @@ def trim_host_heap() -> None:
     import ctypes
 
     try:
-        ctypes.CDLL(None).malloc_trim(0)
+        trim = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):
-        pass
+        return  # not glibc (musl, macOS): its allocator keeps no such heap to hand back
+    trim(0)
 
 
 class FullySharded:
